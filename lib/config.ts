@@ -1,0 +1,62 @@
+import * as v from 'valibot';
+
+const integer = (fallback: number, min = 0) =>
+  v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(min)), String(fallback));
+
+const urlWithScheme = (schemes: string[], fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.url(),
+      v.check(
+        (value) => schemes.some((s) => value.startsWith(`${s}://`)),
+        `must start with ${schemes.join(':// or ')}://`,
+      ),
+    ),
+    fallback,
+  );
+
+/** Every setting the functions read, with defaults that work against the local stack. */
+export const ConfigSchema = v.object({
+  NODE_ENV: v.optional(v.picklist(['development', 'test', 'production']), 'development'),
+  LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  HOST: v.optional(v.string(), '127.0.0.1'),
+  // 0 picks a free port (tests); the URL is printed at start.
+  PORT: integer(3000),
+  FUNCTION: v.optional(v.string()),
+  DATABASE_URL: urlWithScheme(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/seatrush'),
+  DATABASE_POOL_SIZE: integer(10, 1),
+  REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
+  KAFKA_BROKERS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value) => value.split(',').map((broker) => broker.trim())),
+      v.array(v.pipe(v.string(), v.regex(/^[\w.-]+:\d+$/, 'each broker must be host:port'))),
+    ),
+    '127.0.0.1:9092',
+  ),
+  KAFKA_CLIENT_ID: v.optional(v.string(), 'seatrush'),
+  /** Prefixes every topic and consumer group, so tests and several stacks can share one broker. */
+  KAFKA_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]*$/)), ''),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value throws one line naming the variable. */
+export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.entries).flatMap((key) => (env[key] === undefined ? [] : [[key, env[key]]])),
+  );
+  const result = v.safeParse(ConfigSchema, known);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  // The first path segment is the variable; deeper ones (a list item) are inside its value.
+  const variable = String(issue.path?.[0]?.key ?? 'environment');
+  throw new ConfigError(
+    `config: ${variable}=${JSON.stringify(known[variable] ?? '')} is invalid: ${issue.message}`,
+  );
+}
