@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  pgTable,
+  serial,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+export const users = pgTable('users', {
+  id: serial('id').primaryKey(),
+  name: varchar('name', { length: 255 }).notNull(),
+  email: varchar('email', { length: 255 }).notNull().unique(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const events = pgTable('events', {
+  id: serial('id').primaryKey(),
+  name: varchar('name', { length: 255 }).notNull(),
+  date: timestamp('date', { withTimezone: true }).notNull(),
+  location: varchar('location', { length: 255 }).notNull(),
+  totalSeats: integer('total_seats').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const seats = pgTable(
+  'seats',
+  {
+    id: serial('id').primaryKey(),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    seatNumber: varchar('seat_number', { length: 32 }).notNull(),
+    isBooked: boolean('is_booked').notNull().default(false),
+    bookedBy: integer('booked_by').references(() => users.id),
+  },
+  (table) => [uniqueIndex('seats_event_seat_number_key').on(table.eventId, table.seatNumber)],
+);
+
+export const BOOKING_STATUSES = ['CONFIRMED', 'CANCELED'] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+
+export const bookings = pgTable(
+  'bookings',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    seatId: integer('seat_id')
+      .notNull()
+      .references(() => seats.id, { onDelete: 'cascade' }),
+    status: varchar('status', { length: 16, enum: BOOKING_STATUSES }).notNull().default('CONFIRMED'),
+    /** The booking request that made this row; with seat_id it makes a replayed request a no-op. */
+    requestId: uuid('request_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('bookings_user_id_idx').on(table.userId),
+    // The last line of defence for invariant 1: at most one CONFIRMED booking per seat, ever.
+    uniqueIndex('bookings_one_confirmed_per_seat').on(table.seatId).where(sql`${table.status} = 'CONFIRMED'`),
+    uniqueIndex('bookings_request_seat_key').on(table.requestId, table.seatId),
+    check('bookings_status_check', sql`${table.status} in ('CONFIRMED', 'CANCELED')`),
+  ],
+);
+
+export type EventRow = typeof events.$inferSelect;
+export type SeatRow = typeof seats.$inferSelect;
+export type BookingRow = typeof bookings.$inferSelect;
