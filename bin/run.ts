@@ -1,0 +1,47 @@
+/**
+ * Starts one function (FUNCTION=<name>, as in its container) or all of them in one process (the
+ * development default). A bad setting or a dependency that does not answer stops start-up with
+ * one line and a non-zero exit.
+ */
+import { FUNCTIONS } from '../functions/registry.ts';
+import { runCli } from '../lib/cli.ts';
+import { ConfigError, parseConfig } from '../lib/config.ts';
+import { createLogger } from '../lib/logger.ts';
+import { startFunctions } from '../lib/runner.ts';
+import { closeServices, createServices } from '../lib/services.ts';
+
+async function main(): Promise<void> {
+  const config = parseConfig();
+  const selected = config.FUNCTION
+    ? FUNCTIONS.filter((definition) => definition.name === config.FUNCTION)
+    : FUNCTIONS;
+  if (selected.length === 0) {
+    throw new ConfigError(
+      `config: FUNCTION=${config.FUNCTION} names no function; known: ${FUNCTIONS.map((f) => f.name).join(', ')}`,
+    );
+  }
+  const logger = createLogger(config);
+  const services = createServices(config, logger);
+  let running: Awaited<ReturnType<typeof startFunctions>>;
+  try {
+    running = await startFunctions(selected, services, { host: config.HOST, port: config.PORT });
+  } catch (error) {
+    await closeServices(services);
+    throw error;
+  }
+  logger.info({ url: running.url, functions: selected.map((definition) => definition.name) }, 'listening');
+  console.error(
+    `seatrush: ${selected.map((definition) => definition.name).join(', ')} listening on ${running.url}`,
+  );
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    await running.stop();
+    await closeServices(services);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+runCli('seatrush', main);

@@ -1,0 +1,114 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { type AppEnv, createFunctionApp } from './app.ts';
+import { ApiError, problemOf } from './errors.ts';
+import type { FunctionDefinition } from './function.ts';
+import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
+import { type Dependency, pingDependencies, type Services } from './services.ts';
+
+const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
+
+export interface RunningFunctions {
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:3000. */
+  url: string;
+  /** Stops taking requests, lets those in flight finish, finishes each Kafka batch and commits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the given functions in this process: one alone (as in its container) answers on the
+ * port itself; several share the port through a gateway that only routes by method and path.
+ * A Kafka function also gets its trigger, and still answers /healthz and /readyz on the port.
+ */
+export async function startFunctions(
+  definitions: readonly FunctionDefinition[],
+  services: Services,
+  listen: { host: string; port: number },
+): Promise<RunningFunctions> {
+  const needs = new Set<Dependency>(definitions.flatMap((definition) => definition.needs));
+  await pingDependencies(services, needs);
+  if (needs.has('kafka')) await services.kafka.ensureTopics();
+
+  const apps = definitions.map((definition) => ({
+    definition,
+    app: createFunctionApp(definition, services),
+  }));
+  const triggers: RunningTrigger[] = [];
+  try {
+    for (const { definition, app } of apps) {
+      if (definition.trigger.kind !== 'kafka') continue;
+      triggers.push(
+        await startKafkaTrigger({
+          bus: services.kafka,
+          topic: services.kafka.topic(definition.trigger.topic),
+          groupId: services.kafka.groupId(definition.name),
+          app,
+          logger: services.logger.child({ fn: definition.name }),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.allSettled(triggers.map((trigger) => trigger.stop()));
+    throw error;
+  }
+
+  const only = apps.length === 1 ? apps[0] : undefined;
+  const fetch = only ? only.app.fetch : gateway(apps, services, needs).fetch;
+  const server = serve({ fetch, hostname: listen.host, port: listen.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://${listen.host}:${port}`,
+    stop: async () => {
+      await Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        ...triggers.map((trigger) => trigger.stop()),
+      ]);
+    },
+  };
+}
+
+/** Routes each declared method+path to the function that declares it, as an ingress would. */
+function gateway(
+  apps: { definition: FunctionDefinition; app: Hono<AppEnv> }[],
+  services: Services,
+  needs: Set<Dependency>,
+): Hono {
+  const root = new Hono();
+  root.get('/healthz', (c) =>
+    c.json({ status: 'ok', functions: apps.map(({ definition }) => definition.name) }),
+  );
+  root.get('/readyz', async (c) => {
+    try {
+      await pingDependencies(services, needs);
+      return c.json({ status: 'ready' });
+    } catch (error) {
+      return c.json({ status: 'unavailable', detail: (error as Error).message }, 503);
+    }
+  });
+  for (const { definition, app } of apps) {
+    if (definition.trigger.kind !== 'http') continue;
+    for (const route of httpRoutes(app)) root.on(route.method, route.path, (c) => app.fetch(c.req.raw));
+  }
+  root.notFound((c) => {
+    const error = new ApiError('NOT_FOUND', { detail: `No route for ${c.req.method} ${c.req.path}.` });
+    return c.json(problemOf(error, c.req.path), error.status, { 'content-type': 'application/problem+json' });
+  });
+  return root;
+}
+
+/** The method+path pairs a function's app answers, not counting middleware and health checks. */
+export function httpRoutes(app: Hono<AppEnv>): { method: string; path: string }[] {
+  const seen = new Set<string>();
+  return app.routes.flatMap(({ method, path }) => {
+    const key = `${method} ${path}`;
+    if (method === 'ALL' || HEALTH_PATHS.has(path) || seen.has(key)) return [];
+    seen.add(key);
+    return [{ method, path }];
+  });
+}
