@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# npm test: type-check, lint, then every test (unit and integration) with Node's own runner,
+# against the real Postgres, Redis and Kafka. It starts what it needs and uses its own database,
+# Redis db and topic prefix, so a running development stack is left alone. The broker is left
+# running for the next run (`npm run stack:down` stops it).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export NODE_ENV=test
+export LOG_LEVEL="${LOG_LEVEL:-silent}"
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/seatrush_test}"
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+export KAFKA_PREFIX="${TEST_KAFKA_PREFIX:-test.}"
+export KAFKAJS_NO_PARTITIONER_WARNING=1
+
+echo "== typecheck" >&2
+npx tsc --noEmit
+echo "== lint" >&2
+npx biome check .
+echo "== stack" >&2
+bash scripts/stack.sh up
+npx tsx scripts/migrate.ts
+echo "== tests" >&2
+files=("$@")
+if ((${#files[@]} == 0)); then
+  mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.test.ts' | sort)
+fi
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
