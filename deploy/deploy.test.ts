@@ -1,0 +1,398 @@
+/**
+ * No Docker engine or cluster runs here, so the deploy files stay true by these checks: they are
+ * what the generator writes from the registry, every function has its manifests, every YAML
+ * parses, and the ports, paths, topics and variables they name are the ones the code uses.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { after, describe, it } from 'node:test';
+import { Hono } from 'hono';
+import { parse, parseAllDocuments } from 'yaml';
+import { FUNCTIONS } from '../functions/registry.ts';
+import { createFunctionApp } from '../lib/app.ts';
+import { parseConfig } from '../lib/config.ts';
+import { TOPICS, topicName } from '../lib/kafka/topics.ts';
+import { closeServices } from '../lib/services.ts';
+import { testServices } from '../test/support.ts';
+import { bundleOf } from './build.ts';
+import { MEMORY_MB, NGINX_CONF, PI_MEMORY_BUDGET_MB, STACK_VARIABLES } from './compose.ts';
+import { describeFunctions, isHttp, methodsOf, samplePath } from './functions.ts';
+import { functionManifestPaths, generatedFiles, ROOT } from './generate.ts';
+import { BASE_DIR, CONFIG_MAP, SECRET } from './k8s.ts';
+import { CONTAINER_PORT, isSecret, SHARED_VARIABLES, VARIABLES } from './settings.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field by the assertions below
+type Json = Record<string, any>;
+
+const read = (path: string) => readFile(`${ROOT}${path}`, 'utf8');
+const yamlOf = async (path: string): Promise<Json[]> =>
+  parseAllDocuments(await read(path), { merge: true }).map((document) => document.toJS() as Json);
+/** The variables Node itself reads; every other name must be one of lib/config.ts'. */
+const NODE_VARIABLES = ['NODE_OPTIONS'];
+const kubectlInstalled = spawnSync('kubectl', ['version', '--client']).status === 0;
+
+/** `${NAME:-default}` as compose reads it when NAME is not set. */
+const composeDefault = (value: string) => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+const dotenv = (text: string) =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => /^\w+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+
+const functions = await describeFunctions();
+const httpFunctions = functions.filter(isHttp);
+const kafkaFunctions = functions.filter((fn) => !isHttp(fn));
+
+const compose = (await yamlOf('docker-compose.yml'))[0] as Json;
+const nginx = await read(NGINX_CONF);
+const envExample = dotenv(await read('.env.example'));
+
+const kustomization = (await yamlOf(`${BASE_DIR}/kustomization.yaml`))[0] as Json;
+const resources: Json[] = [];
+for (const path of kustomization.resources as string[])
+  resources.push(...(await yamlOf(`${BASE_DIR}/${path}`)));
+const find = (kind: string, name: string) =>
+  resources.find((resource) => resource.kind === kind && resource.metadata.name === name);
+const configMap = find('ConfigMap', CONFIG_MAP) as Json;
+const secret = find('Secret', SECRET) as Json;
+const clusterConfig = parseConfig({ ...configMap.data, ...secret.stringData });
+
+async function yamlFiles(): Promise<string[]> {
+  const k8s = await readdir(`${ROOT}deploy/k8s`, { recursive: true });
+  return [
+    'docker-compose.yml',
+    '.github/workflows/ci.yml',
+    ...k8s.filter((path) => path.endsWith('.yaml')).map((path) => `deploy/k8s/${path}`),
+  ];
+}
+
+describe('deploy files', () => {
+  const services = testServices();
+  after(() => closeServices(services));
+
+  it('are what `npm run deploy:gen` writes from the registry (run it after changing functions or lib/config.ts)', async () => {
+    const files = await generatedFiles();
+    const stale = [];
+    for (const [path, content] of Object.entries(files)) {
+      if ((await read(path).catch(() => undefined)) !== content) stale.push(path);
+    }
+    assert.deepEqual(stale, [], 'out of date; run `npm run deploy:gen`');
+    const orphans = (await functionManifestPaths()).filter((path) => !(path in files));
+    assert.deepEqual(orphans, [], 'manifests of functions no longer registered; run `npm run deploy:gen`');
+  });
+
+  it('are YAML that reads the same as 1.1 and 1.2 (Compose and kubectl read yes/no/on/off as booleans)', async () => {
+    for (const path of await yamlFiles()) {
+      const text = await read(path);
+      const [asV12, asV11] = (['1.2', '1.1'] as const).map((version) =>
+        parseAllDocuments(text, { version, merge: true }).map((document) => {
+          assert.deepEqual(document.errors, [], path);
+          return document.toJS();
+        }),
+      );
+      // GitHub reads workflows as YAML 1.2, where `on:` is a key, not `true`.
+      if (!path.startsWith('.github/'))
+        assert.deepEqual(asV11, asV12, `${path} is read differently by a 1.1 parser`);
+    }
+  });
+
+  describe('docker-compose.yml', () => {
+    it('runs every function as its own service of the one image, with health, restart and limits', () => {
+      const image = compose.services.migrate.image;
+      for (const fn of functions) {
+        const service = compose.services[fn.name];
+        assert.ok(service, `${fn.name} has a service`);
+        assert.equal(service.image, image);
+        assert.equal(service.environment.FUNCTION, fn.name);
+        assert.equal(service.restart, 'unless-stopped');
+        assert.ok(service.deploy.resources.limits.memory, `${fn.name} has a memory limit`);
+        const port = Number(service.environment.PORT);
+        assert.equal(port, CONTAINER_PORT);
+        assert.deepEqual(service.healthcheck.test.at(-1), `http://127.0.0.1:${port}/healthz`);
+        for (const dependency of fn.needs) {
+          assert.equal(
+            service.depends_on[dependency]?.condition,
+            'service_healthy',
+            `${fn.name} waits for ${dependency}`,
+          );
+        }
+        if (fn.needs.includes('postgres')) {
+          assert.equal(service.depends_on.migrate.condition, 'service_completed_successfully');
+        }
+        if (fn.needs.includes('kafka')) {
+          assert.equal(service.depends_on['kafka-topics'].condition, 'service_completed_successfully');
+        }
+      }
+    });
+
+    it('passes every variable of lib/config.ts, with values it accepts', () => {
+      for (const fn of functions) {
+        const environment = compose.services[fn.name].environment as Record<string, string>;
+        assert.deepEqual(Object.keys(environment).sort(), [...VARIABLES, ...NODE_VARIABLES].sort());
+        const config = parseConfig(
+          Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, composeDefault(v)])),
+        );
+        assert.equal(config.HOST, '0.0.0.0', 'reachable from the gateway');
+        assert.equal(config.KAFKA_BROKERS.join(), 'kafka:9092');
+      }
+    });
+
+    it('documents in .env.example every variable it reads, with the same defaults', async () => {
+      const text = await read('docker-compose.yml');
+      const referenced = new Map(
+        [...text.matchAll(/\$\{(\w+):-([^}]*)\}/g)].map(([, name = '', value]) => [name, value]),
+      );
+      assert.deepEqual([...referenced.keys()].sort(), Object.keys(envExample).sort());
+      for (const [name, value] of referenced) assert.equal(envExample[name], value, name);
+      assert.deepEqual(
+        Object.keys(envExample).sort(),
+        [...STACK_VARIABLES.map(({ name }) => name), ...SHARED_VARIABLES].sort(),
+      );
+      parseConfig(envExample);
+    });
+
+    it('runs Kafka 3.9 in KRaft without auto-creation, and creates the topics before any consumer starts', () => {
+      const { kafka } = compose.services;
+      assert.match(kafka.image, /^apache\/kafka:3\.9\.\d+$/);
+      assert.equal(kafka.environment.KAFKA_PROCESS_ROLES, 'broker,controller');
+      assert.equal(kafka.environment.KAFKA_AUTO_CREATE_TOPICS_ENABLE, 'false');
+      assert.equal(
+        kafka.environment.KAFKA_ADVERTISED_LISTENERS,
+        `PLAINTEXT://${composeDefault(compose.services.events.environment.KAFKA_BROKERS)}`,
+      );
+      assert.deepEqual(compose.services['kafka-topics'].command, [bundleOf('create-topics')]);
+      assert.deepEqual(compose.services.migrate.command, [bundleOf('migrate')]);
+    });
+
+    it('keeps the whole stack near 1.5 GB, for a Raspberry Pi', () => {
+      const running = Object.values(compose.services as Record<string, Json>).filter(
+        (service) => service.restart !== 'no',
+      );
+      const total = running.reduce(
+        (sum, service) => sum + Number.parseInt(service.deploy.resources.limits.memory, 10),
+        0,
+      );
+      assert.ok(total <= PI_MEMORY_BUDGET_MB, `${total} MB of limits > ${PI_MEMORY_BUDGET_MB} MB`);
+      assert.equal(
+        Number.parseInt(compose.services.events.deploy.resources.limits.memory, 10),
+        MEMORY_MB.function,
+      );
+    });
+
+    it('has one public port, whose gateway routes each method and path to its function as the runner does', async () => {
+      const published = Object.entries(compose.services as Record<string, Json>).filter(
+        ([, service]) => service.ports,
+      );
+      assert.deepEqual(
+        published.map(([name]) => name),
+        ['gateway'],
+      );
+      const listen = Number(/listen (\d+);/.exec(nginx)?.[1]);
+      assert.equal(composeDefault(compose.services.gateway.ports[0]), `${envExample.PUBLIC_PORT}:${listen}`);
+      assert.match(nginx, new RegExp(`proxy_pass http://\\$seatrush_function:${CONTAINER_PORT};`));
+
+      const map = [...nginx.matchAll(/^\s+"~(.+)" ([\w-]+);/gm)].map(([, pattern, name]) => ({
+        pattern: new RegExp(pattern as string),
+        name,
+      }));
+      const viaGateway = (method: string, path: string) =>
+        map.find(({ pattern }) => pattern.test(`${method} ${path}`))?.name;
+      const viaRunner = runnerGateway();
+      for (const fn of httpFunctions) {
+        for (const route of fn.routes) {
+          for (const method of methodsOf(route)) {
+            assert.equal(await viaRunner(method, samplePath(route.path)), fn.name, `${method} ${route.path}`);
+          }
+        }
+      }
+      for (const { method, path } of probes()) {
+        assert.equal(viaGateway(method, path), await viaRunner(method, path), `${method} ${path}`);
+      }
+    });
+  });
+
+  describe('deploy/k8s', () => {
+    it('lists every function in the kustomization, each with a Deployment of the one image and probes the app answers', async () => {
+      for (const fn of functions) {
+        assert.ok(kustomization.resources.includes(`functions/${fn.name}.yaml`), fn.name);
+        const deployment = find('Deployment', fn.name);
+        assert.ok(deployment, `${fn.name} has a Deployment`);
+        const [container] = deployment.spec.template.spec.containers;
+        const env = Object.fromEntries(container.env.map(({ name, value }: Json) => [name, value]));
+        assert.equal(env.FUNCTION, fn.name);
+        assert.deepEqual(container.ports, [{ name: 'http', containerPort: Number(env.PORT) }]);
+        assert.equal(Number(env.PORT), CONTAINER_PORT);
+        assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+        assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+        assert.ok(container.resources.requests.memory && container.resources.limits.memory);
+        const definition = FUNCTIONS.find((candidate) => candidate.name === fn.name);
+        const app = createFunctionApp(definition as (typeof FUNCTIONS)[number], services);
+        assert.deepEqual(await (await app.request('/healthz')).json(), { status: 'ok', function: fn.name });
+        assert.ok(app.routes.some((route) => route.method === 'GET' && route.path === '/readyz'));
+      }
+    });
+
+    it('passes every variable of lib/config.ts (credentials from the Secret), with values it accepts', () => {
+      const names = new Set<string>();
+      for (const fn of functions) {
+        const [container] = (find('Deployment', fn.name) as Json).spec.template.spec.containers;
+        assert.deepEqual(container.envFrom, [
+          { configMapRef: { name: CONFIG_MAP } },
+          { secretRef: { name: SECRET } },
+        ]);
+        for (const { name } of container.env) names.add(name);
+      }
+      for (const name of [...Object.keys(configMap.data), ...Object.keys(secret.stringData)]) names.add(name);
+      assert.deepEqual([...names].sort(), [...VARIABLES, ...NODE_VARIABLES].sort());
+      for (const name of Object.keys(secret.stringData)) assert.ok(isSecret(name), name);
+      for (const name of Object.keys(configMap.data)) assert.ok(!isSecret(name), name);
+    });
+
+    it('gives HTTP functions a Service, an autoscaler and Ingress paths that reach only the declaring function', async () => {
+      const ingress = find('Ingress', 'seatrush') as Json;
+      const paths = ingress.spec.rules[0].http.paths as Json[];
+      for (const fn of httpFunctions) {
+        const service = find('Service', fn.name) as Json;
+        assert.equal(service.spec.ports[0].targetPort, 'http');
+        assert.equal(find('HorizontalPodAutoscaler', fn.name)?.spec.scaleTargetRef.name, fn.name);
+      }
+      // ingress-nginx anchors each path at the start and matches without regard to case.
+      const owners = (path: string) =>
+        new Set(
+          paths
+            .filter((entry) => new RegExp(`^${entry.path}`, 'i').test(path))
+            .map((entry) => entry.backend.service.name),
+        );
+      const viaRunner = runnerGateway();
+      for (const { method, path } of probes()) {
+        const owner = await viaRunner(method, path);
+        if (owner) assert.deepEqual([...owners(path)], [owner], `${method} ${path}`);
+      }
+    });
+
+    it('scales each Kafka function on its group lag, never past the partitions, with the runner topic and group', () => {
+      for (const fn of kafkaFunctions) {
+        const scaled = find('ScaledObject', fn.name) as Json;
+        const [trigger] = scaled.spec.triggers;
+        const key = fn.topic?.key as keyof typeof TOPICS;
+        assert.equal(trigger.type, 'kafka');
+        assert.equal(trigger.metadata.topic, topicName(key, clusterConfig.KAFKA_PREFIX));
+        assert.equal(trigger.metadata.consumerGroup, `${clusterConfig.KAFKA_PREFIX}${fn.name}`);
+        assert.ok(scaled.spec.maxReplicaCount <= TOPICS[key].partitions);
+        assert.ok(trigger.metadata.bootstrapServersFromEnv in configMap.data);
+        assert.equal(find('Service', fn.name), undefined, 'a Kafka function takes no traffic');
+      }
+    });
+
+    it('builds with Kustomize (kubectl kustomize)', {
+      skip: kubectlInstalled ? false : 'kubectl is not installed',
+    }, () => {
+      const built = spawnSync('kubectl', ['kustomize', `${ROOT}${BASE_DIR}`], { encoding: 'utf8' });
+      assert.equal(built.status, 0, built.stderr);
+      const documents = parseAllDocuments(built.stdout).map((document) => document.toJS() as Json);
+      assert.deepEqual(
+        documents.map((document) => `${document.kind}/${document.metadata.name}`).sort(),
+        resources.map((resource) => `${resource.kind}/${resource.metadata.name}`).sort(),
+      );
+      for (const document of documents) {
+        assert.equal(document.metadata.labels['app.kubernetes.io/part-of'], 'seatrush');
+      }
+    });
+
+    it('migrates, then creates the topics, in a Job of the same image', () => {
+      const job = find('Job', 'seatrush-setup') as Json;
+      const { initContainers, containers } = job.spec.template.spec;
+      assert.deepEqual(initContainers[0].args, [bundleOf('migrate')]);
+      assert.deepEqual(containers[0].args, [bundleOf('create-topics')]);
+      assert.equal(
+        containers[0].image,
+        find('Deployment', functions[0]?.name ?? '')?.spec.template.spec.containers[0].image,
+      );
+    });
+  });
+
+  it('deploy/Dockerfile: multi-stage, a bundle, non-root, health on /healthz, entry points that exist', async () => {
+    const dockerfile = await read('deploy/Dockerfile');
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    assert.ok(stages.length >= 2, 'multi-stage');
+    const final = stages.at(-1) as string;
+    assert.match(final, /^node:\$\{NODE_VERSION\}-alpine/);
+    // Nothing runs in the final stage, so a cross-architecture build needs no emulation.
+    assert.doesNotMatch(final, /^RUN /m);
+    assert.match(final, /^USER 1000:1000$/m);
+    assert.match(final, /^HEALTHCHECK .*\n?.*\/healthz/m);
+    const instruction = /^ENV ((?:.*\\\n)*.*)$/m.exec(final)?.[1] ?? '';
+    const env = Object.fromEntries(
+      instruction
+        .split(/[\s\\]+/)
+        .filter(Boolean)
+        .map((pair) => pair.split('=') as [string, string]),
+    );
+    for (const name of Object.keys(env)) {
+      assert.ok(VARIABLES.includes(name as never), `${name} is read by lib/config.ts`);
+    }
+    assert.equal(Number(env.PORT), CONTAINER_PORT);
+    assert.match(final, new RegExp(`^EXPOSE ${CONTAINER_PORT}$`, 'm'));
+    assert.match(final, new RegExp(`^CMD \\["${bundleOf('run')}"\\]$`, 'm'));
+    // lib/db/migrate.ts looks for drizzle/ two levels above the bundle.
+    const workdir = /^WORKDIR (\S+)$/m.exec(final)?.[1];
+    assert.match(final, /^COPY drizzle \.\/drizzle$/m);
+    assert.equal(
+      new URL('../../drizzle', `file://${workdir}/${bundleOf('migrate')}`).pathname,
+      `${workdir}/drizzle`,
+    );
+  });
+
+  it('.github/workflows/ci.yml runs .ci/run with Postgres, Redis and the project Kafka, and builds both architectures', async () => {
+    const workflow = parse(await read('.github/workflows/ci.yml')) as Json;
+    const runs = (job: Json) =>
+      (job.steps as Json[])
+        .map((step) => step.run)
+        .filter(Boolean)
+        .join('\n');
+    assert.match(runs(workflow.jobs.test), /^bash \.ci\/run$/m);
+    assert.match(runs(workflow.jobs.test), /^bash scripts\/kafka\.sh start$/m);
+    const testScript = await read('scripts/test.sh');
+    for (const [service, port] of [
+      ['postgres', 5432],
+      ['redis', 6379],
+    ] as const) {
+      assert.deepEqual(workflow.jobs.test.services[service].ports, [`${port}:${port}`]);
+      assert.match(testScript, new RegExp(`127\\.0\\.0\\.1:${port}`), `tests reach ${service} on ${port}`);
+    }
+    const build = (workflow.jobs.image.steps as Json[]).find((step) =>
+      String(step.uses).startsWith('docker/build-push-action'),
+    );
+    assert.equal(build?.with.file, 'deploy/Dockerfile');
+    assert.deepEqual(String(build?.with.platforms).split(',').sort(), ['linux/amd64', 'linux/arm64']);
+  });
+});
+
+/** Each route's sample path, and paths near it (one segment more, one less), for every method used. */
+function probes(): { method: string; path: string }[] {
+  const methods = [...new Set(functions.flatMap((fn) => fn.routes.flatMap(methodsOf)))];
+  const paths = new Set(
+    functions.flatMap((fn) =>
+      fn.routes.flatMap((route) => {
+        const sample = samplePath(route.path);
+        return [sample, `${sample}/extra`, sample.slice(0, sample.lastIndexOf('/')) || '/'];
+      }),
+    ),
+  );
+  return [...paths].flatMap((path) => methods.map((method) => ({ method, path })));
+}
+
+/** Which function lib/runner.ts' gateway gives a request: the first declared route that matches. */
+function runnerGateway(): (method: string, path: string) => Promise<string | undefined> {
+  const root = new Hono();
+  for (const fn of httpFunctions) {
+    for (const route of fn.routes) {
+      root.on(route.method, route.path, (c) => c.body(null, 204, { 'x-function': fn.name }));
+    }
+  }
+  return async (method, path) =>
+    (await root.request(path, { method })).headers.get('x-function') ?? undefined;
+}

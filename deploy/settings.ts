@@ -1,0 +1,70 @@
+/**
+ * The environment variables every deployment passes, derived from lib/config.ts' ConfigSchema so
+ * a variable added there reaches the compose file, .env.example and the Kubernetes config.
+ */
+import { readFileSync } from 'node:fs';
+import * as v from 'valibot';
+import { ConfigSchema } from '../lib/config.ts';
+
+export type Variable = keyof typeof ConfigSchema.entries;
+
+export const VARIABLES = Object.keys(ConfigSchema.entries) as Variable[];
+
+/** The runner's own parameters: every container sets them itself, so they are never shared config. */
+export const PER_CONTAINER: readonly Variable[] = ['FUNCTION', 'HOST', 'PORT'];
+
+/** Every function container listens here (each has its own network namespace, so one port fits all). */
+export const CONTAINER_PORT = 8080;
+
+/** URLs carry credentials; names like these hold them. They go to a Secret, not a ConfigMap. */
+export function isSecret(variable: string): boolean {
+  return /(_URL|SECRET|PASSWORD|TOKEN|_KEY)$/.test(variable);
+}
+
+/** The variables shared by all functions, in the order of ConfigSchema. */
+export const SHARED_VARIABLES = VARIABLES.filter((variable) => !PER_CONTAINER.includes(variable));
+
+/** ConfigSchema's defaults as the strings the environment would hold ('' when there is none). */
+export function schemaDefaults(): Record<Variable, string> {
+  const defaults = v.getDefaults(ConfigSchema) as Partial<Record<Variable, unknown>>;
+  return Object.fromEntries(
+    VARIABLES.map((variable) => [
+      variable,
+      defaults[variable] === undefined ? '' : String(defaults[variable]),
+    ]),
+  ) as Record<Variable, string>;
+}
+
+/**
+ * Values a deployment changes from the local-stack defaults: service names instead of 127.0.0.1,
+ * production mode. Everything else keeps ConfigSchema's default.
+ */
+export function deploymentValues(
+  hosts: { postgres: string; redis: string; kafka: string },
+  overrides: Partial<Record<Variable, string>> = {},
+): Record<Variable, string> {
+  return {
+    ...schemaDefaults(),
+    NODE_ENV: 'production',
+    DATABASE_URL: `postgres://seatrush:seatrush@${hosts.postgres}:5432/seatrush`,
+    REDIS_URL: `redis://${hosts.redis}:6379/0`,
+    KAFKA_BROKERS: `${hosts.kafka}:9092`,
+    ...overrides,
+  };
+}
+
+/**
+ * What each variable means, from README's configuration table (its one documentation), so
+ * .env.example never says something else. A variable the table lacks gets an empty meaning.
+ */
+export function variableMeanings(readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')) {
+  const meanings = new Map<string, string>();
+  for (const line of readme.split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim());
+    // | `NAME` (/ `OTHER`) | default | meaning |
+    if (cells.length < 5 || !cells[1]?.startsWith('`')) continue;
+    const meaning = (cells[3] ?? '').replaceAll('`', '');
+    for (const [, name] of cells[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)) if (name) meanings.set(name, meaning);
+  }
+  return meanings;
+}
