@@ -38,6 +38,13 @@ export const ConfigSchema = v.object({
   KAFKA_CLIENT_ID: v.optional(v.string(), 'seatrush'),
   /** Prefixes every topic and consumer group, so tests and several stacks can share one broker. */
   KAFKA_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]*$/)), ''),
+  /** How long `book` and `cancel` wait for the outcome before answering 202 with a request id. */
+  BOOK_WAIT_MS: integer(2_000),
+  /** How long a seat stays held for a request that is never confirmed. */
+  HOLD_TTL_MS: integer(60_000, 1_000),
+  MAX_SEATS_PER_REQUEST: integer(10, 1),
+  /** How long an Idempotency-Key remembers its first answer. */
+  IDEMPOTENCY_TTL_S: integer(86_400, 1),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;

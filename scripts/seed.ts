@@ -7,7 +7,7 @@ import { runCli } from '../lib/cli.ts';
 import { parseConfig } from '../lib/config.ts';
 import { createDatabase, pingDatabase } from '../lib/db/client.ts';
 import { events, seats, users } from '../lib/db/schema.ts';
-import { gridSeatNumbers } from '../lib/seats.ts';
+import { gridSeatNumbers } from '../lib/seats/numbers.ts';
 
 const DEMO_USERS = [
   { name: 'Alice Johnson', email: 'alice@example.com' },

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { parseConfig } from '../lib/config.ts';
 import { events, seats, users } from '../lib/db/schema.ts';
 import { createLogger } from '../lib/logger.ts';
-import { gridSeatNumbers } from '../lib/seats.ts';
+import { gridSeatNumbers } from '../lib/seats/numbers.ts';
 import { createServices, type Services } from '../lib/services.ts';
 
 export function testServices(overrides: Record<string, string> = {}): Services {

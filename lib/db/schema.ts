@@ -72,6 +72,33 @@ export const bookings = pgTable(
   ],
 );
 
+export const REQUEST_KINDS = ['BOOK', 'CANCEL'] as const;
+export const REQUEST_OUTCOMES = ['CONFIRMED', 'REJECTED'] as const;
+
+/**
+ * Every booking or cancel request the processor decided, written in the same transaction as its
+ * effects: a replayed request finds its row and changes nothing. Pending requests live in Kafka.
+ */
+export const bookingRequests = pgTable(
+  'booking_requests',
+  {
+    id: uuid('id').primaryKey(),
+    kind: varchar('kind', { length: 8, enum: REQUEST_KINDS }).notNull(),
+    userId: integer('user_id').notNull(),
+    eventId: integer('event_id').notNull(),
+    seatIds: integer('seat_ids').array().notNull(),
+    /** The bookings a CANCEL request names. */
+    bookingIds: integer('booking_ids').array(),
+    status: varchar('status', { length: 16, enum: REQUEST_OUTCOMES }).notNull(),
+    reason: varchar('reason', { length: 32 }),
+    /** For a rejection, the seats or bookings that decided it. */
+    offendingIds: integer('offending_ids').array(),
+    requestedAt: timestamp('requested_at', { withTimezone: true }).notNull(),
+    decidedAt: timestamp('decided_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('booking_requests_user_id_idx').on(table.userId)],
+);
+
 export type EventRow = typeof events.$inferSelect;
 export type SeatRow = typeof seats.$inferSelect;
 export type BookingRow = typeof bookings.$inferSelect;

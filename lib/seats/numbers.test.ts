@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { gridSeatNumbers, rowLabel } from './seats.ts';
+import { gridSeatNumbers, rowLabel } from './numbers.ts';
 
 it('labels rows like a ticket', () => {
   assert.deepEqual([0, 1, 25, 26, 27, 51, 52].map(rowLabel), ['A', 'B', 'Z', 'AA', 'AB', 'AZ', 'BA']);
