@@ -2,7 +2,10 @@ import type { Config } from './config.ts';
 import { createDatabase, type Database, pingDatabase } from './db/client.ts';
 import { createKafka, KafkaBus } from './kafka/client.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { OutcomeWaiter } from './outcomes.ts';
+import { Subscriptions } from './pubsub.ts';
 import { closeRedis, createRedis, pingRedis, type Redis } from './redis.ts';
+import { SeatCache } from './seats/cache.ts';
 
 export type Dependency = 'postgres' | 'redis' | 'kafka';
 
@@ -16,15 +19,28 @@ export interface Services {
   db: Database;
   redis: Redis;
   kafka: KafkaBus;
+  /** The process's one Redis subscriber connection, shared by every listener. */
+  subscriber: Redis;
+  subscriptions: Subscriptions;
+  seats: SeatCache;
+  outcomes: OutcomeWaiter;
 }
 
 export function createServices(config: Config, logger: Logger = createLogger(config)): Services {
+  const db = createDatabase(config);
+  const redis = createRedis(config);
+  const subscriber = createRedis(config, { subscriber: true });
+  const subscriptions = new Subscriptions(subscriber);
   return {
     config,
     logger,
-    db: createDatabase(config),
-    redis: createRedis(config),
+    db,
+    redis,
     kafka: new KafkaBus(createKafka(config, logger), config),
+    subscriber,
+    subscriptions,
+    seats: new SeatCache(redis, db),
+    outcomes: new OutcomeWaiter(subscriptions),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ValidationTargets } from 'hono';
 import { validator } from 'hono-openapi';
-import type * as v from 'valibot';
+import * as v from 'valibot';
 import { ApiError } from './errors.ts';
 
 export interface FieldError {
@@ -14,12 +14,15 @@ interface StandardIssue {
   path?: readonly (PropertyKey | { key: PropertyKey })[];
 }
 
+/** How a validation target is named in an error path: `body.seat_ids[2]`, `param.eventId`. */
+const TARGET_NAMES: Record<string, string> = { json: 'body', form: 'body' };
+
 export function fieldErrors(target: string, issues: readonly StandardIssue[]): FieldError[] {
   return issues.map((issue) => ({
     path: (issue.path ?? []).reduce<string>((path, segment) => {
       const key = typeof segment === 'object' ? segment.key : segment;
       return typeof key === 'number' ? `${path}[${key}]` : `${path}.${String(key)}`;
-    }, target),
+    }, TARGET_NAMES[target] ?? target),
     message: issue.message,
   }));
 }
@@ -42,3 +45,14 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
     }
   });
 }
+
+/** A database id in a JSON body: a positive 32-bit integer. */
+export const Id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(2_147_483_647));
+
+/** A database id in a path or query string. */
+export const IdParam = v.pipe(
+  v.string(),
+  v.regex(/^[1-9]\d{0,9}$/, 'must be a positive integer'),
+  v.toNumber(),
+  Id,
+);

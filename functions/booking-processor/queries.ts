@@ -1,0 +1,247 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../lib/db/client.ts';
+import type { BookedSeat, BookingCommand } from '../../lib/events.ts';
+import type { BatchContext, BookingRecord, Decision, SeatRecord } from './decide.ts';
+
+/** The transaction handle drizzle passes to `db.transaction`. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+export interface DecidedRequest {
+  id: string;
+  kind: 'BOOK' | 'CANCEL';
+  userId: number;
+  eventId: number;
+  bookingIds: number[] | null;
+  status: 'CONFIRMED' | 'REJECTED';
+  reason: string | null;
+  offendingIds: number[] | null;
+  seatIds: number[];
+  decidedAt: Date;
+}
+
+/** Requests of this batch that an earlier delivery already decided (a replay changes nothing). */
+export async function findDecided(
+  tx: Transaction,
+  requestIds: string[],
+): Promise<Map<string, DecidedRequest>> {
+  const { rows } = await tx.execute<Record<string, unknown>>(sql`
+    select id, kind, user_id, event_id, seat_ids, booking_ids, status, reason, offending_ids, decided_at
+    from booking_requests where id = any(${sql.param(requestIds)}::uuid[])`);
+  return new Map(
+    rows.map((row) => [
+      row.id as string,
+      {
+        id: row.id as string,
+        kind: row.kind as DecidedRequest['kind'],
+        userId: row.user_id as number,
+        eventId: row.event_id as number,
+        seatIds: row.seat_ids as number[],
+        bookingIds: row.booking_ids as number[] | null,
+        status: row.status as DecidedRequest['status'],
+        reason: row.reason as string | null,
+        offendingIds: row.offending_ids as number[] | null,
+        decidedAt: new Date(row.decided_at as string),
+      },
+    ]),
+  );
+}
+
+/** The seats (with the requests' booked seats) of already-decided requests, to announce them again. */
+export async function bookedSeatsOf(
+  tx: Transaction,
+  decided: DecidedRequest[],
+): Promise<Map<string, BookedSeat[]>> {
+  const bookIds = decided.filter((request) => request.kind === 'BOOK').map((request) => request.id);
+  const cancelled = decided.flatMap((request) =>
+    request.kind === 'CANCEL' ? (request.bookingIds ?? []) : [],
+  );
+  const { rows } = await tx.execute<{
+    booking_id: number;
+    seat_id: number;
+    seat_number: string;
+    request_id: string;
+  }>(sql`
+    select b.id as booking_id, b.seat_id, s.seat_number, b.request_id
+    from bookings b join seats s on s.id = b.seat_id
+    where b.request_id = any(${sql.param(bookIds)}::uuid[]) or b.id = any(${sql.param(cancelled)}::int[])
+    order by b.id`);
+  const seatsByBooking = new Map(rows.map((row) => [row.booking_id, row]));
+  const result = new Map<string, BookedSeat[]>();
+  const toSeat = (row: (typeof rows)[number]) => ({
+    bookingId: row.booking_id,
+    seatId: row.seat_id,
+    seatNumber: row.seat_number,
+  });
+  for (const request of decided) {
+    const seats =
+      request.kind === 'BOOK'
+        ? rows.filter((row) => row.request_id === request.id)
+        : (request.bookingIds ?? []).flatMap((id) => seatsByBooking.get(id) ?? []);
+    result.set(request.id, seats.map(toSeat));
+  }
+  return result;
+}
+
+/**
+ * Reads, and locks in id order (so two processors never deadlock), every row the new commands
+ * touch: the bookings named by cancels, then the requested and the cancelled seats.
+ */
+export async function loadContext(
+  tx: Transaction,
+  commands: readonly BookingCommand[],
+): Promise<BatchContext> {
+  const bookingIds = commands.flatMap((command) =>
+    command.type === 'CancelRequested' ? command.bookingIds : [],
+  );
+  const bookingRows = bookingIds.length
+    ? (
+        await tx.execute<{
+          id: number;
+          user_id: number;
+          event_id: number;
+          seat_id: number;
+          seat_number: string;
+          status: string;
+        }>(sql`
+          select b.id, b.user_id, b.event_id, b.seat_id, s.seat_number, b.status
+          from bookings b join seats s on s.id = b.seat_id
+          where b.id = any(${sql.param(bookingIds)}::int[]) order by b.id for update of b`)
+      ).rows
+    : [];
+  const seatIds = [
+    ...new Set([
+      ...commands.flatMap((command) => (command.type === 'BookingRequested' ? command.seatIds : [])),
+      ...bookingRows.map((row) => row.seat_id),
+    ]),
+  ];
+  const eventIds = [...new Set(commands.map((command) => command.eventId))];
+  const userIds = [...new Set(commands.map((command) => command.userId))];
+  const [seatRows, eventRows, userRows] = [
+    (
+      await tx.execute<{
+        id: number;
+        event_id: number;
+        seat_number: string;
+        is_booked: boolean;
+        booked_by: number | null;
+      }>(sql`
+        select id, event_id, seat_number, is_booked, booked_by from seats
+        where id = any(${sql.param(seatIds)}::int[]) order by id for update`)
+    ).rows,
+    (
+      await tx.execute<{ id: number }>(
+        sql`select id from events where id = any(${sql.param(eventIds)}::int[])`,
+      )
+    ).rows,
+    (await tx.execute<{ id: number }>(sql`select id from users where id = any(${sql.param(userIds)}::int[])`))
+      .rows,
+  ];
+  return {
+    seats: new Map(
+      seatRows.map((row): [number, SeatRecord] => [
+        row.id,
+        {
+          id: row.id,
+          eventId: row.event_id,
+          seatNumber: row.seat_number,
+          // A booked seat whose booker is unknown still counts as taken.
+          bookedBy: row.is_booked ? (row.booked_by ?? 0) : null,
+        },
+      ]),
+    ),
+    bookings: new Map(
+      bookingRows.map((row): [number, BookingRecord] => [
+        row.id,
+        {
+          id: row.id,
+          userId: row.user_id,
+          eventId: row.event_id,
+          seatId: row.seat_id,
+          seatNumber: row.seat_number,
+          status: row.status as BookingRecord['status'],
+        },
+      ]),
+    ),
+    events: new Set(eventRows.map((row) => row.id)),
+    users: new Set(userRows.map((row) => row.id)),
+  };
+}
+
+/**
+ * Writes a batch's decisions with a fixed number of set-based statements, whatever the batch
+ * size: cancellations first (they precede any re-booking of their seats in the batch), then the
+ * new bookings, where each seat row changes only while it is still free, then the decisions.
+ * Returns the booking ids of each confirmed request.
+ */
+export async function applyDecisions(
+  tx: Transaction,
+  decisions: readonly Decision[],
+): Promise<Map<string, BookedSeat[]>> {
+  const cancelled = decisions.flatMap((d) => (d.kind === 'cancel' ? d.bookings : []));
+  if (cancelled.length > 0) {
+    await tx.execute(sql`
+      update bookings set status = 'CANCELED'
+      where id = any(${sql.param(cancelled.map((b) => b.id))}::int[]) and status = 'CONFIRMED'`);
+    await tx.execute(sql`
+      update seats set is_booked = false, booked_by = null
+      where id = any(${sql.param(cancelled.map((b) => b.seatId))}::int[])`);
+  }
+
+  const confirmed = decisions.flatMap((d) =>
+    d.kind === 'confirm' ? d.seats.map((seat) => ({ seat, command: d.command })) : [],
+  );
+  const bookedSeats = new Map<string, BookedSeat[]>();
+  if (confirmed.length > 0) {
+    const seatIds = confirmed.map(({ seat }) => seat.id);
+    const userIds = confirmed.map(({ command }) => command.userId);
+    const claimed = await tx.execute(sql`
+      update seats set is_booked = true, booked_by = claim.user_id
+      from unnest(${sql.param(seatIds)}::int[], ${sql.param(userIds)}::int[]) as claim(seat_id, user_id)
+      where seats.id = claim.seat_id and not seats.is_booked`);
+    if (claimed.rowCount !== confirmed.length) {
+      // Impossible while the rows are locked; abort rather than confirm a seat twice.
+      throw new Error(`seat claim mismatch: ${claimed.rowCount} of ${confirmed.length} seats were free`);
+    }
+    const { rows } = await tx.execute<{ id: number; seat_id: number; request_id: string }>(sql`
+      insert into bookings (user_id, event_id, seat_id, request_id)
+      select * from unnest(
+        ${sql.param(userIds)}::int[],
+        ${sql.param(confirmed.map(({ command }) => command.eventId))}::int[],
+        ${sql.param(seatIds)}::int[],
+        ${sql.param(confirmed.map(({ command }) => command.requestId))}::uuid[])
+      returning id, seat_id, request_id`);
+    const seatNumbers = new Map(confirmed.map(({ seat }) => [seat.id, seat.seatNumber]));
+    for (const row of rows) {
+      const seats = bookedSeats.get(row.request_id) ?? [];
+      seats.push({ bookingId: row.id, seatId: row.seat_id, seatNumber: seatNumbers.get(row.seat_id) ?? '' });
+      bookedSeats.set(row.request_id, seats);
+    }
+  }
+
+  const requests = decisions.map((d) => ({
+    id: d.command.requestId,
+    kind: d.command.type === 'BookingRequested' ? 'BOOK' : 'CANCEL',
+    user_id: d.command.userId,
+    event_id: d.command.eventId,
+    seat_ids:
+      d.command.type === 'BookingRequested'
+        ? d.command.seatIds
+        : d.kind === 'cancel'
+          ? d.bookings.map((b) => b.seatId)
+          : [],
+    booking_ids: d.command.type === 'CancelRequested' ? d.command.bookingIds : null,
+    status: d.kind === 'confirm' || d.kind === 'cancel' ? 'CONFIRMED' : 'REJECTED',
+    reason: 'reason' in d ? d.reason : null,
+    offending_ids: 'offendingIds' in d ? d.offendingIds : null,
+    requested_at: d.command.requestedAt,
+  }));
+  // The primary key makes a concurrent or replayed decision of the same request abort this batch.
+  await tx.execute(sql`
+    insert into booking_requests
+      (id, kind, user_id, event_id, seat_ids, booking_ids, status, reason, offending_ids, requested_at)
+    select id, kind, user_id, event_id, seat_ids, booking_ids, status, reason, offending_ids, requested_at
+    from jsonb_to_recordset(${JSON.stringify(requests)}::jsonb) as r(
+      id uuid, kind text, user_id int, event_id int, seat_ids int[], booking_ids int[],
+      status text, reason text, offending_ids int[], requested_at timestamptz)`);
+  return bookedSeats;
+}

@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../lib/app.ts';
+import { BookingEvent, decodeEvent } from '../../lib/events.ts';
+import { KafkaBatchSchema } from '../../lib/kafka/batch.ts';
+import { OUTCOMES_CHANNEL } from '../../lib/outcomes.ts';
+import { validate } from '../../lib/validation.ts';
+
+/**
+ * POST / with one batch of `booking-events` (from the Kafka trigger): applies each outcome to the
+ * seat cache in Redis, in order, then announces it on the outcomes channel, all in one pipeline.
+ * A waiting `book` or `cancel` therefore hears of an outcome only once Redis already shows it.
+ */
+export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
+  const { seats } = c.var.services;
+  const pipeline = seats.pipeline();
+  const created: number[] = [];
+
+  for (const message of c.req.valid('json').messages) {
+    const event = decodeEvent(BookingEvent, message);
+    switch (event.type) {
+      case 'BookingConfirmed':
+        pipeline.markBooked(
+          event.eventId,
+          event.bookings.map((booking) => booking.seatId),
+          event.userId,
+        );
+        break;
+      case 'BookingRejected':
+        if (event.holdToken) pipeline.release(event.eventId, event.seatIds, event.holdToken);
+        break;
+      case 'BookingCancelled':
+        pipeline.freeBooked(
+          event.eventId,
+          event.bookings.map((booking) => booking.seatId),
+        );
+        break;
+      case 'EventCreated':
+        created.push(event.eventId);
+        continue;
+      case 'CancelRejected':
+        break;
+    }
+    pipeline.publish(OUTCOMES_CHANNEL, message.value as string);
+  }
+
+  await pipeline.exec();
+  await Promise.all(created.map((eventId) => seats.warm(eventId)));
+  return c.body(null, 204);
+});
