@@ -1,5 +1,17 @@
 import type { FunctionDefinition } from '../lib/function.ts';
+import book from './book/index.ts';
+import bookingProcessor from './booking-processor/index.ts';
+import bookingStatus from './booking-status/index.ts';
+import cancel from './cancel/index.ts';
 import events from './events/index.ts';
+import seatProjector from './seat-projector/index.ts';
 
 /** Every function of the system, once. The runner, the tests and the deploy generator read this list. */
-export const FUNCTIONS: readonly FunctionDefinition[] = [events];
+export const FUNCTIONS: readonly FunctionDefinition[] = [
+  events,
+  book,
+  cancel,
+  bookingStatus,
+  bookingProcessor,
+  seatProjector,
+];

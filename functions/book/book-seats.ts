@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import {
+  confirmedBody,
+  PENDING_REQUEST_TTL_S,
+  pendingBody,
+  pendingRequestKey,
+  rejectionError,
+  statusUrl,
+} from '../../lib/bookings.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { type BookingRequested, encodeEvent } from '../../lib/events.ts';
+import { idempotency } from '../../lib/idempotency.ts';
+import type { TakeResult } from '../../lib/seats/cache.ts';
+import { Id, validate } from '../../lib/validation.ts';
+
+export const BookSeatsBody = v.strictObject({
+  user_id: Id,
+  event_id: Id,
+  seat_ids: v.pipe(
+    v.array(Id),
+    v.minLength(1, 'at least one seat is needed'),
+    v.check((ids) => new Set(ids).size === ids.length, 'seat ids must not repeat'),
+  ),
+});
+
+/**
+ * POST /bookings/book: all the seats or none, first come first served. The seats' Redis locks
+ * are taken in one Lua call (the first request to reach Redis wins; a later one gets 409 at
+ * once); the request then goes to Kafka for the processor to confirm in Postgres. The answer is
+ * 201 with the bookings if the outcome arrives within BOOK_WAIT_MS, else 202 to poll.
+ */
+export const bookSeats = new Hono<AppEnv>().post(
+  '/bookings/book',
+  idempotency(),
+  validate('json', BookSeatsBody),
+  async (c) => {
+    const { config, seats, kafka, outcomes, redis, logger } = c.var.services;
+    const { user_id: userId, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
+    if (seatIds.length > config.MAX_SEATS_PER_REQUEST) {
+      throw new ApiError('BAD_REQUEST', {
+        detail: `At most ${config.MAX_SEATS_PER_REQUEST} seats can be booked in one request`,
+        extensions: {
+          errors: [{ path: 'body.seat_ids', message: `at most ${config.MAX_SEATS_PER_REQUEST} seats` }],
+        },
+      });
+    }
+    const requestId = randomUUID();
+    const respondAsync = /\brespond-async\b/.test(c.req.header('prefer') ?? '');
+
+    // The request id is also the locks' owner token. Without Redis no lock is taken: the
+    // processor's transaction alone then keeps each seat to one owner, in Kafka order.
+    let holdToken: string | null = requestId;
+    try {
+      let held: TakeResult = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
+      if (held.kind === 'cold') {
+        if (!(await seats.warm(eventId))) throw rejectionError('UNKNOWN_EVENT', { eventId, userId }, []);
+        held = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
+      }
+      if (held.kind === 'taken') throw rejectionError('SEATS_TAKEN', { eventId, userId }, held.seatIds);
+      if (held.kind !== 'held') {
+        throw rejectionError(
+          'UNKNOWN_SEATS',
+          { eventId, userId },
+          held.kind === 'unknown' ? held.seatIds : seatIds,
+        );
+      }
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      logger.warn({ err: error, requestId }, 'seat locks unavailable (Redis); the processor alone decides');
+      holdToken = null;
+    }
+
+    const waiting =
+      respondAsync || holdToken === null ? undefined : await expectOutcome(c.var.services, requestId);
+    const command: BookingRequested = {
+      type: 'BookingRequested',
+      requestId,
+      userId,
+      eventId,
+      seatIds,
+      holdToken,
+      requestedAt: new Date().toISOString(),
+    };
+    try {
+      await Promise.all([
+        kafka.send('bookingCommands', [encodeEvent(command)]),
+        redis.set(pendingRequestKey(requestId), 'PENDING', 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
+      ]);
+    } catch (error) {
+      waiting?.cancel();
+      if (holdToken) await seats.release(eventId, seatIds, holdToken).catch(() => {});
+      await redis.del(pendingRequestKey(requestId)).catch(() => {});
+      logger.error({ err: error, requestId }, 'could not queue the booking (Kafka)');
+      throw new ApiError('SERVICE_UNAVAILABLE', {
+        detail:
+          'Bookings cannot be queued right now (Kafka is unavailable); nothing was booked. Retry shortly.',
+        headers: { 'retry-after': '2' },
+      });
+    }
+
+    const outcome = await waiting?.outcome;
+    if (outcome?.type === 'BookingConfirmed') return c.json(confirmedBody(outcome, outcome.bookings), 201);
+    if (outcome?.type === 'BookingRejected')
+      throw rejectionError(outcome.reason, outcome, outcome.offendingSeatIds);
+    c.header('location', statusUrl(requestId));
+    if (respondAsync) c.header('preference-applied', 'respond-async');
+    return c.json(pendingBody(requestId), 202);
+  },
+);
+
+/** Registers for the outcome before the command is sent; without pub/sub the client polls. */
+async function expectOutcome(services: AppEnv['Variables']['services'], requestId: string) {
+  try {
+    await services.outcomes.ready();
+    return services.outcomes.expect(requestId, services.config.BOOK_WAIT_MS);
+  } catch {
+    return undefined;
+  }
+}

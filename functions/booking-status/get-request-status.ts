@@ -1,0 +1,65 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import { bookingViews, pendingBody, pendingRequestKey } from '../../lib/bookings.ts';
+import { bookingRequests, bookings, seats } from '../../lib/db/schema.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { validate } from '../../lib/validation.ts';
+
+const Params = v.object({ requestId: v.pipe(v.string(), v.uuid('must be a request id (a UUID)')) });
+
+/**
+ * GET /bookings/requests/:requestId: PENDING while the request waits in Kafka, then CONFIRMED
+ * with its bookings or REJECTED with the reason, from Postgres.
+ */
+export const getRequestStatus = new Hono<AppEnv>().get(
+  '/bookings/requests/:requestId',
+  validate('param', Params),
+  async (c) => {
+    const { db, redis } = c.var.services;
+    const { requestId } = c.req.valid('param');
+    const [request] = await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId));
+    if (!request) {
+      const pending = await redis.exists(pendingRequestKey(requestId)).catch(() => 0);
+      if (pending) return c.json(pendingBody(requestId));
+      throw new ApiError('NOT_FOUND', { detail: `No booking request ${requestId}` });
+    }
+
+    const base = {
+      request_id: request.id,
+      kind: request.kind,
+      user_id: request.userId,
+      event_id: request.eventId,
+    };
+    if (request.status === 'REJECTED') {
+      return c.json({
+        ...base,
+        status: 'REJECTED',
+        reason: request.reason,
+        offending_ids: request.offendingIds ?? [],
+      });
+    }
+    const rows = await db
+      .select({
+        bookingId: bookings.id,
+        seatId: bookings.seatId,
+        seatNumber: seats.seatNumber,
+        status: bookings.status,
+      })
+      .from(bookings)
+      .innerJoin(seats, eq(seats.id, bookings.seatId))
+      .where(
+        request.kind === 'BOOK'
+          ? eq(bookings.requestId, request.id)
+          : and(inArray(bookings.id, request.bookingIds ?? []), inArray(bookings.seatId, request.seatIds)),
+      )
+      .orderBy(bookings.id);
+    const owner = { userId: request.userId, eventId: request.eventId };
+    return c.json({
+      ...base,
+      status: request.kind === 'BOOK' ? 'CONFIRMED' : 'CANCELLED',
+      bookings: rows.flatMap((row) => bookingViews(owner, [row], row.status)),
+    });
+  },
+);

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { eq, or, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import {
+  bookingViews,
+  PENDING_REQUEST_TTL_S,
+  pendingBody,
+  pendingRequestKey,
+  statusUrl,
+} from '../../lib/bookings.ts';
+import { bookings, seats } from '../../lib/db/schema.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { type CancelRequested, encodeEvent } from '../../lib/events.ts';
+import { idempotency } from '../../lib/idempotency.ts';
+import { IdParam, validate } from '../../lib/validation.ts';
+
+const Params = v.object({ bookingId: IdParam });
+
+/** The seed's form: `?event_id=1&seat_id=1`; `seat_id` may repeat to cancel a request's other seats. */
+const Query = v.strictObject({
+  event_id: v.optional(IdParam),
+  seat_id: v.optional(
+    v.pipe(
+      v.union([IdParam, v.array(IdParam)]),
+      v.transform((value) => (Array.isArray(value) ? value : [value])),
+    ),
+  ),
+});
+
+/**
+ * DELETE /bookings/cancel/:bookingId: cancels a booking, or with several `seat_id`s the bookings
+ * of those seats made by the same request. The seats are free again, in Postgres and Redis, by
+ * the time it answers 200; 202 if the processor did not answer within BOOK_WAIT_MS.
+ */
+export const cancelBooking = new Hono<AppEnv>().delete(
+  '/bookings/cancel/:bookingId',
+  idempotency(),
+  validate('param', Params),
+  validate('query', Query),
+  async (c) => {
+    const { db, kafka, outcomes, redis, config, logger } = c.var.services;
+    const { bookingId } = c.req.valid('param');
+    const { event_id: eventId, seat_id: seatIds } = c.req.valid('query');
+
+    // The booking named, and its siblings from the same request (for more than one seat_id).
+    const rows = await db
+      .select({
+        bookingId: bookings.id,
+        userId: bookings.userId,
+        eventId: bookings.eventId,
+        seatId: bookings.seatId,
+        seatNumber: seats.seatNumber,
+        status: bookings.status,
+      })
+      .from(bookings)
+      .innerJoin(seats, eq(seats.id, bookings.seatId))
+      .where(
+        or(
+          eq(bookings.id, bookingId),
+          sql`${bookings.requestId} = (select request_id from bookings where id = ${bookingId})`,
+        ),
+      );
+    const named = rows.find((row) => row.bookingId === bookingId);
+    if (!named || (eventId !== undefined && eventId !== named.eventId)) {
+      throw new ApiError('NOT_FOUND', {
+        detail: `No booking ${bookingId}${eventId ? ` for event ${eventId}` : ''}`,
+      });
+    }
+    const targets = seatIds ? rows.filter((row) => seatIds.includes(row.seatId)) : [named];
+    const unmatched = (seatIds ?? []).filter((seatId) => !targets.some((row) => row.seatId === seatId));
+    if (unmatched.length > 0 || !targets.includes(named)) {
+      throw new ApiError('NOT_FOUND', {
+        detail: `Booking ${bookingId} does not cover seat(s) ${unmatched.join(', ') || named.seatId}`,
+        extensions: { unmatched_seat_ids: unmatched },
+      });
+    }
+    const live = targets.filter((row) => row.status === 'CONFIRMED');
+    if (live.length === 0) {
+      throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });
+    }
+
+    const requestId = randomUUID();
+    const command: CancelRequested = {
+      type: 'CancelRequested',
+      requestId,
+      userId: named.userId,
+      eventId: named.eventId,
+      bookingIds: live.map((row) => row.bookingId),
+      requestedAt: new Date().toISOString(),
+    };
+    const waiting = await outcomes
+      .ready()
+      .then(() => outcomes.expect(requestId, config.BOOK_WAIT_MS))
+      .catch(() => undefined);
+    try {
+      await Promise.all([
+        kafka.send('bookingCommands', [encodeEvent(command)]),
+        redis.set(pendingRequestKey(requestId), 'PENDING', 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
+      ]);
+    } catch (error) {
+      waiting?.cancel();
+      logger.error({ err: error, requestId }, 'could not queue the cancellation (Kafka)');
+      throw new ApiError('SERVICE_UNAVAILABLE', {
+        detail:
+          'Cancellations cannot be queued right now (Kafka is unavailable); nothing changed. Retry shortly.',
+        headers: { 'retry-after': '2' },
+      });
+    }
+
+    const outcome = await waiting?.outcome;
+    if (outcome?.type === 'BookingCancelled') {
+      return c.json({
+        request_id: requestId,
+        status: 'CANCELLED',
+        bookings: bookingViews(outcome, outcome.bookings, 'CANCELED'),
+      });
+    }
+    if (outcome?.type === 'CancelRejected') {
+      throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });
+    }
+    c.header('location', statusUrl(requestId));
+    return c.json(pendingBody(requestId), 202);
+  },
+);

@@ -1,0 +1,10 @@
+import { defineFunction } from '../../lib/function.ts';
+import { cancelBooking } from './cancel-booking.ts';
+
+/** Cancels bookings; the processor applies it and the projector frees the seats in Redis. */
+export default defineFunction({
+  name: 'cancel',
+  trigger: { kind: 'http' },
+  needs: ['postgres', 'redis', 'kafka'],
+  routes: [cancelBooking],
+});

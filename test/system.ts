@@ -1,0 +1,100 @@
+/** Runs the real functions for integration tests: in this process, or one as its own process. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { FUNCTIONS } from '../functions/registry.ts';
+import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
+import type { Services } from '../lib/services.ts';
+import type { Answer } from './invariants.ts';
+
+export async function startSystem(
+  services: Services,
+  options: { except?: string[] } = {},
+): Promise<RunningFunctions> {
+  const selected = FUNCTIONS.filter((definition) => !options.except?.includes(definition.name));
+  return startFunctions(selected, services, { host: '127.0.0.1', port: 0 });
+}
+
+/** One function in a child process, as in its container; resolves once it listens. */
+export async function startFunctionProcess(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('../bin/run.ts', import.meta.url).pathname],
+    {
+      env: {
+        ...process.env,
+        FUNCTION: name,
+        PORT: '0',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+      if (stderr.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+/** POST /bookings/book as a client would, recording what it was told. */
+export async function book(
+  url: string,
+  body: { user_id: number; event_id: number; seat_ids: number[] },
+  headers: Record<string, string> = {},
+): Promise<Answer & { body: Record<string, unknown> }> {
+  const response = await fetch(`${url}/bookings/book`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  const bookings = json.bookings as { id: number }[] | undefined;
+  return {
+    status: response.status,
+    requestId: json.request_id as string | undefined,
+    userId: body.user_id,
+    seatIds: body.seat_ids,
+    bookingIds: bookings?.map((booking) => booking.id),
+    body: json,
+  };
+}
+
+const DECIDED = new Set(['CONFIRMED', 'REJECTED', 'CANCELLED']);
+
+/** Polls booking-status until every request is decided (a request accepted while Redis was down
+ * is unknown to booking-status until the processor decides it). */
+export async function waitUntilDecided(
+  url: string,
+  requestIds: readonly string[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = [...requestIds];
+  while (pending.length > 0) {
+    if (Date.now() > deadline)
+      throw new Error(`${pending.length} requests still pending, e.g. ${pending[0]}`);
+    const states = await Promise.all(
+      pending.map(async (id) => {
+        const response = await fetch(`${url}/bookings/requests/${id}`);
+        return ((await response.json()) as { status?: string }).status;
+      }),
+    );
+    pending = pending.filter((_, i) => !DECIDED.has(states[i] as string));
+    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
