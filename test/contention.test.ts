@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import type { RunningFunctions } from '../lib/runner.ts';
+import { closeServices } from '../lib/services.ts';
+import { type Answer, checkInvariants } from './invariants.ts';
+import { createTestEvent, createTestUsers, testServices } from './support.ts';
+import { book, startSystem, waitUntilDecided } from './system.ts';
+
+const SEATS = 300;
+const REQUESTS = 2_000;
+
+const services = testServices();
+let system: RunningFunctions;
+before(async () => {
+  system = await startSystem(services);
+});
+after(async () => {
+  await system.stop();
+  await closeServices(services);
+});
+
+/** Seat indexes skewed to the front rows, 1–4 adjacent-ish seats, so requests overlap heavily. */
+function wantedSeats(seatIds: number[], random: () => number): number[] {
+  const count = 1 + Math.floor(random() * 4);
+  const start = Math.floor(random() ** 2 * (seatIds.length - count));
+  const picked = new Set<number>();
+  while (picked.size < count)
+    picked.add(seatIds[start + Math.floor(random() * (count + 2))] ?? (seatIds[start] as number));
+  return [...picked];
+}
+
+it(`${REQUESTS} concurrent overlapping requests for ${SEATS} seats keep all five invariants`, async () => {
+  const event = await createTestEvent(services, SEATS, 'Contention');
+  const users = await createTestUsers(services, 500);
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const bodies = Array.from({ length: REQUESTS }, (_, i) => ({
+    user_id: users[i % users.length] as number,
+    event_id: event.eventId,
+    seat_ids: wantedSeats(event.seatIds, random),
+  }));
+
+  const answers: Answer[] = await Promise.all(bodies.map((body) => book(system.url, body)));
+
+  const byStatus: Record<string, Answer[]> = {};
+  for (const answer of answers) (byStatus[answer.status] ??= []).push(answer);
+  assert.deepEqual(
+    Object.keys(byStatus).filter((status) => !['201', '202', '409'].includes(status)),
+    [],
+    'only 201, 202 and 409 answers',
+  );
+  assert.ok((byStatus['201']?.length ?? 0) > 0, 'some requests were confirmed');
+  assert.ok((byStatus['409']?.length ?? 0) > 0, 'some requests met taken seats');
+  await waitUntilDecided(
+    system.url,
+    (byStatus['202'] ?? []).map((answer) => answer.requestId as string),
+  );
+
+  // Once quiet: the projector has caught up with every outcome.
+  let report = await checkInvariants(services, event.eventId, answers);
+  for (let tries = 0; report.violations.length > 0 && tries < 50; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    report = await checkInvariants(services, event.eventId, answers);
+  }
+  assert.deepEqual(report.violations, []);
+  const confirmedSeats = answers
+    .filter((answer) => answer.status === 201)
+    .reduce((sum, answer) => sum + answer.seatIds.length, 0);
+  assert.ok(report.confirmedSeats >= confirmedSeats);
+});
