@@ -8,6 +8,12 @@ import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
 
 const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
+/** How long requests in flight may take to finish once stopping starts. */
+const DRAIN_MS = 5_000;
+
+type ClosableServer = { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+const closeIdleConnections = (server: unknown) => (server as ClosableServer).closeIdleConnections?.();
+const closeAllConnections = (server: unknown) => (server as ClosableServer).closeAllConnections?.();
 
 export interface RunningFunctions {
   /** Where the HTTP server listens, e.g. http://127.0.0.1:3000. */
@@ -65,10 +71,13 @@ export async function startFunctions(
   return {
     url: `http://${listen.host}:${port}`,
     stop: async () => {
-      await Promise.all([
-        new Promise<void>((resolve) => server.close(() => resolve())),
-        ...triggers.map((trigger) => trigger.stop()),
-      ]);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets would hold close() for their timeout; requests in flight finish.
+      closeIdleConnections(server);
+      // Long-lived answers (event streams) never finish by themselves: end them after a grace.
+      const drain = setTimeout(() => closeAllConnections(server), DRAIN_MS);
+      await Promise.all([closed, ...triggers.map((trigger) => trigger.stop())]);
+      clearTimeout(drain);
     },
   };
 }
