@@ -3,8 +3,10 @@ import book from './book/index.ts';
 import bookingProcessor from './booking-processor/index.ts';
 import bookingStatus from './booking-status/index.ts';
 import cancel from './cancel/index.ts';
+import eventSeats from './event-seats/index.ts';
 import events from './events/index.ts';
 import seatProjector from './seat-projector/index.ts';
+import userBookings from './user-bookings/index.ts';
 
 /** Every function of the system, once. The runner, the tests and the deploy generator read this list. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
@@ -14,4 +16,6 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   bookingStatus,
   bookingProcessor,
   seatProjector,
+  eventSeats,
+  userBookings,
 ];

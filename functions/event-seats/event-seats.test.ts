@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { inArray } from 'drizzle-orm';
+import { createFunctionApp } from '../../lib/app.ts';
+import { seats } from '../../lib/db/schema.ts';
+import { seatKeys } from '../../lib/seats/cache.ts';
+import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
+import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
+import eventSeats from './index.ts';
+
+type Body = {
+  event_id: number;
+  booked_seats: number[];
+  available_seats: number[];
+  held_seats: number[];
+  seats: { seat_id: number; seat_number: string; state: string; expires_at?: number }[];
+};
+
+describe('event-seats', () => {
+  const services = testServices();
+  // Nothing listens on port 1: every Redis command fails at once, as when Redis is down.
+  const noRedis: Services = testServices({ REDIS_URL: 'redis://127.0.0.1:1/0' });
+  const app = createFunctionApp(eventSeats, services);
+  const appWithoutRedis = createFunctionApp(eventSeats, noRedis);
+  let userId: number;
+
+  before(async () => {
+    await pingDependencies(services, ['postgres', 'redis']);
+    [userId] = (await createTestUsers(services, 1)) as [number];
+  });
+  after(async () => {
+    await Promise.all([closeServices(services), closeServices(noRedis)]);
+    services.subscriber.disconnect();
+    noRedis.subscriber.disconnect();
+  });
+
+  /** Books seats in Postgres as the processor does, and forgets the event's cache. */
+  async function bookInPostgres(eventId: number, seatIds: number[]) {
+    await services.db
+      .update(seats)
+      .set({ isBooked: true, bookedBy: userId })
+      .where(inArray(seats.id, seatIds));
+    await services.redis.del(seatKeys.seatMap(eventId), ...seatIds.map((id) => seatKeys.seat(eventId, id)));
+  }
+
+  it('answers the seed shape with each seat number and state, from Redis, warming a cold cache', async () => {
+    const event = await createTestEvent(services, 5);
+    const [a, b, c, d, e] = event.seatIds as [number, number, number, number, number];
+    await bookInPostgres(event.eventId, [b, d]);
+    assert.equal(await services.redis.exists(seatKeys.seatMap(event.eventId)), 0, 'not cached yet');
+
+    const response = await app.request(`/events/seats/${event.eventId}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-data-source'), 'redis');
+    const body = (await response.json()) as Body;
+    assert.deepEqual(body, {
+      event_id: event.eventId,
+      booked_seats: [b, d],
+      available_seats: [a, c, e],
+      held_seats: [],
+      seats: event.seatIds.map((seat_id, i) => ({
+        seat_id,
+        seat_number: event.seatNumbers[i],
+        state: seat_id === b || seat_id === d ? 'booked' : 'available',
+      })),
+    });
+    assert.equal(await services.redis.exists(seatKeys.seatMap(event.eventId)), 1, 'warmed');
+  });
+
+  it('shows a held seat as held, with when the hold lapses', async () => {
+    const event = await createTestEvent(services, 3);
+    const [a, b, c] = event.seatIds as [number, number, number];
+    await services.seats.warm(event.eventId);
+    const held = await services.seats.take(event.eventId, [b], randomUUID(), 30_000);
+    assert.equal(held.kind, 'held');
+    const body = (await (await app.request(`/events/seats/${event.eventId}`)).json()) as Body;
+    assert.deepEqual([body.available_seats, body.held_seats, body.booked_seats], [[a, c], [b], []]);
+    const seat = body.seats.find((s) => s.seat_id === b);
+    assert.equal(seat?.state, 'held');
+    assert.ok(held.kind === 'held' && Math.abs((seat?.expires_at ?? 0) - held.expiresAt) < 50);
+  });
+
+  it('gives the same answer from Postgres when Redis is down, and says so', async () => {
+    const event = await createTestEvent(services, 25);
+    await bookInPostgres(
+      event.eventId,
+      event.seatIds.filter((_, i) => i % 3 === 0),
+    );
+    const fromRedis = await app.request(`/events/seats/${event.eventId}`);
+    const fromPostgres = await appWithoutRedis.request(`/events/seats/${event.eventId}`);
+    assert.equal(fromRedis.headers.get('x-data-source'), 'redis');
+    assert.equal(fromPostgres.status, 200);
+    assert.equal(fromPostgres.headers.get('x-data-source'), 'postgres');
+    assert.deepEqual(await fromPostgres.json(), await fromRedis.json());
+
+    const unknown = await appWithoutRedis.request('/events/seats/2000000000');
+    assert.equal(unknown.status, 404);
+  });
+
+  it('answers from Postgres within about a second when Redis accepts connections but never answers', async () => {
+    const silent = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const hung = testServices({ REDIS_URL: `redis://127.0.0.1:${port}/0` });
+    try {
+      const event = await createTestEvent(services, 2);
+      const started = performance.now();
+      const response = await createFunctionApp(eventSeats, hung).request(`/events/seats/${event.eventId}`);
+      const ms = performance.now() - started;
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('x-data-source'), 'postgres');
+      assert.ok(ms >= 900 && ms < 2_000, `${ms} ms`);
+    } finally {
+      hung.redis.disconnect();
+      hung.subscriber.disconnect();
+      await closeServices(hung);
+      silent.close();
+    }
+  });
+
+  it('answers every event with "*", a page at a time, with a Link to the next page', async () => {
+    const first = await createTestEvent(services, 2);
+    const second = await createTestEvent(services, 3);
+    const third = await createTestEvent(services, 1);
+    await bookInPostgres(second.eventId, [second.seatIds[0] as number]);
+
+    const url = `/events/seats/*?limit=2&cursor=${first.eventId - 1}`;
+    for (const target of [app, appWithoutRedis]) {
+      const page = await target.request(url);
+      assert.equal(page.status, 200);
+      const body = (await page.json()) as Body[];
+      assert.deepEqual(
+        body.map((e) => [e.event_id, e.booked_seats.length, e.available_seats.length]),
+        [
+          [first.eventId, 0, 2],
+          [second.eventId, 1, 2],
+        ],
+      );
+      const link = page.headers.get('link');
+      assert.equal(link, `</events/seats/*?limit=2&cursor=${second.eventId}>; rel="next"`);
+      const next = await target.request(/<([^>]+)>/.exec(link ?? '')?.[1] as string);
+      const nextBody = (await next.json()) as Body[];
+      assert.equal(nextBody[0]?.event_id, third.eventId);
+    }
+
+    // The last page has no next link.
+    const [{ max }] = (await services.db.$client.query('select max(id)::int as max from events')).rows;
+    const last = await app.request(`/events/seats/*?cursor=${max - 1}&limit=100`);
+    assert.equal(((await last.json()) as Body[])[0]?.event_id, max);
+    assert.equal(last.headers.get('link'), null);
+  });
+
+  it('answers problems for bad input and unknown events', async () => {
+    const cases: [string, number, RegExp][] = [
+      ['/events/seats/2000000000', 404, /No event 2000000000/],
+      ['/events/seats/abc', 400, /param\.eventId: must be a positive integer, or \* for every event/],
+      ['/events/seats/0', 400, /param\.eventId/],
+      ['/events/seats/-1', 400, /param\.eventId/],
+      ['/events/seats/99999999999', 400, /param\.eventId/],
+      ['/events/seats/*?limit=0', 400, /query\.limit/],
+      ['/events/seats/*?limit=101', 400, /query\.limit: must be an integer from 1 to 100/],
+      ['/events/seats/*?cursor=x', 400, /query\.cursor/],
+      ['/events/seats/*?offset=3', 400, /offset/],
+    ];
+    for (const [path, status, detail] of cases) {
+      const response = await app.request(path);
+      assert.equal(response.status, status, path);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json');
+      const text = await response.text();
+      assert.match(text, detail, path);
+      assert.doesNotMatch(text, /at .+\.ts:\d+/, 'no stack trace');
+    }
+  });
+
+  it('an event without seats answers empty lists', async () => {
+    const event = await createTestEvent(services, 0);
+    for (const target of [app, appWithoutRedis]) {
+      const body = (await (await target.request(`/events/seats/${event.eventId}`)).json()) as Body;
+      assert.deepEqual(body, {
+        event_id: event.eventId,
+        booked_seats: [],
+        available_seats: [],
+        held_seats: [],
+        seats: [],
+      });
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { asc, gt } from 'drizzle-orm';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import { events } from '../../lib/db/schema.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { Cursor, Limit, nextLink } from '../../lib/pagination.ts';
+import {
+  eventSeatsBody,
+  readEventSeats,
+  type SeatSource,
+  type SeatStatus,
+  seatsFromCache,
+  seatsFromPostgres,
+  withRedis,
+} from '../../lib/seats/availability.ts';
+import type { Services } from '../../lib/services.ts';
+import { IdParam, validate } from '../../lib/validation.ts';
+
+/** `*` (the seed's "every event") or one event id. */
+const Params = v.object({
+  eventId: v.union([v.literal('*'), IdParam], 'must be a positive integer, or * for every event'),
+});
+
+/** Pages of `*`: events by id; each event may have thousands of seats, so pages are small. */
+const Query = v.strictObject({ limit: Limit(20, 100), cursor: Cursor });
+
+/** Which store answered: `redis` (the cache, with holds) or `postgres` (Redis did not answer). */
+export const DATA_SOURCE_HEADER = 'x-data-source';
+
+/**
+ * GET /events/seats/:eventId: the seed's `{event_id, booked_seats, available_seats}` (seat ids),
+ * plus `held_seats` and every seat's number and state. `*` answers an array of these for every
+ * event, by event id, `limit` at a time, with a `Link: <...>; rel="next"` while more follow.
+ * Read from the Redis cache (warmed when the event is not in it); from Postgres when Redis does
+ * not answer, which knows no holds. `x-data-source` says which.
+ */
+export const getEventSeats = new Hono<AppEnv>().get(
+  '/events/seats/:eventId',
+  validate('param', Params),
+  validate('query', Query),
+  async (c) => {
+    const { eventId } = c.req.valid('param');
+    if (eventId !== '*') {
+      const found = await readEventSeats(c.var.services, eventId, c.var.logger);
+      if (!found) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
+      c.header(DATA_SOURCE_HEADER, found.source);
+      return c.json(eventSeatsBody(eventId, found.seats));
+    }
+
+    const { limit, cursor } = c.req.valid('query');
+    const { db } = c.var.services;
+    const page = await db
+      .select({ id: events.id })
+      .from(events)
+      .where(cursor === undefined ? undefined : gt(events.id, cursor))
+      .orderBy(asc(events.id))
+      .limit(limit + 1);
+    const eventIds = page.slice(0, limit).map((row) => row.id);
+    const { source, seatsByEvent } = await readManyEvents(c.var.services, eventIds, c.var.logger);
+    c.header(DATA_SOURCE_HEADER, source);
+    for (const [name, value] of Object.entries(
+      nextLink(c.req.url, page.length > limit ? eventIds.at(-1) : undefined),
+    )) {
+      c.header(name, value);
+    }
+    return c.json(eventIds.map((id) => eventSeatsBody(id, seatsByEvent.get(id) ?? [])));
+  },
+);
+
+/** Every event of a page from one source: Redis for all of them, or Postgres for all of them. */
+async function readManyEvents(
+  services: Services,
+  eventIds: number[],
+  logger: Services['logger'],
+): Promise<{ source: SeatSource; seatsByEvent: Map<number, SeatStatus[]> }> {
+  try {
+    const lists = await withRedis(services.redis, () =>
+      Promise.all(eventIds.map((eventId) => seatsFromCache(services, eventId))),
+    );
+    return {
+      source: 'redis',
+      seatsByEvent: new Map(eventIds.map((eventId, i) => [eventId, lists[i] ?? []])),
+    };
+  } catch (error) {
+    logger.warn({ err: error }, 'seat cache unavailable (Redis); reading seats from Postgres');
+    return { source: 'postgres', seatsByEvent: await seatsFromPostgres(services.db, eventIds) };
+  }
+}

@@ -1,0 +1,13 @@
+import { defineFunction } from '../../lib/function.ts';
+import { getEventSeats } from './get-event-seats.ts';
+
+/**
+ * Seat availability from the Redis cache. Redis is not among its needs: without it the answers
+ * come from Postgres, so it stays ready (and in the load balancer) while Redis is down.
+ */
+export default defineFunction({
+  name: 'event-seats',
+  trigger: { kind: 'http' },
+  needs: ['postgres'],
+  routes: [getEventSeats],
+});

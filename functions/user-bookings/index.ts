@@ -1,0 +1,10 @@
+import { defineFunction } from '../../lib/function.ts';
+import { listUserBookings } from './list-user-bookings.ts';
+
+/** A user's bookings, straight from Postgres. */
+export default defineFunction({
+  name: 'user-bookings',
+  trigger: { kind: 'http' },
+  needs: ['postgres'],
+  routes: [listUserBookings],
+});
