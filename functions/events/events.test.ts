@@ -1,28 +1,238 @@
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import * as v from 'valibot';
 import { createFunctionApp } from '../../lib/app.ts';
-import { closeServices } from '../../lib/services.ts';
+import { events as eventsTable, seats } from '../../lib/db/schema.ts';
+import { EventCreated } from '../../lib/events.ts';
+import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { createTestEvent, testServices } from '../../test/support.ts';
 import events from './index.ts';
 
 const services = testServices();
-after(() => closeServices(services));
+after(async () => {
+  await closeServices(services);
+  services.subscriber.disconnect();
+});
 
-it('GET /events lists events in the seed shape', async () => {
-  const { eventId } = await createTestEvent(services, 3, 'Listed');
+const EVENT_FIELDS = ['created_at', 'date', 'free_seats', 'id', 'location', 'name', 'total_seats'];
+
+it('GET /events lists events in the seed shape, plus their free seats', async () => {
+  const { eventId, seatIds } = await createTestEvent(services, 3, 'Listed');
+  await services.db
+    .update(seats)
+    .set({ isBooked: true })
+    .where(eq(seats.id, seatIds[0] as number));
   const response = await createFunctionApp(events, services).request('/events');
   assert.equal(response.status, 200);
   const body = (await response.json()) as Record<string, unknown>[];
   const listed = body.find((event) => event.id === eventId);
   assert.ok(listed, 'the new event is listed');
-  assert.deepEqual(Object.keys(listed).sort(), [
-    'created_at',
-    'date',
-    'id',
-    'location',
-    'name',
-    'total_seats',
-  ]);
+  assert.deepEqual(Object.keys(listed).sort(), EVENT_FIELDS);
   assert.equal(listed.total_seats, 3);
+  assert.equal(listed.free_seats, 2);
   assert.equal(listed.date, '2030-01-01T20:00:00.000Z');
 });
+
+it('GET /events/:eventId answers one event, 404 for none, 400 for a bad id', async () => {
+  const app = createFunctionApp(events, services);
+  const { eventId } = await createTestEvent(services, 2, 'One');
+  const response = await app.request(`/events/${eventId}`);
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), EVENT_FIELDS);
+  assert.equal(body.free_seats, 2);
+  assert.equal((await app.request('/events/2000000000')).status, 404);
+  const bad = await app.request('/events/first');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.headers.get('content-type'), 'application/problem+json');
+});
+
+describe('POST /events', () => {
+  const app = createFunctionApp(events, services);
+  const post = (body: unknown, target = app, headers: Record<string, string> = {}) =>
+    target.request('/events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const base = { name: 'Opening Night', date: '2031-05-01T19:30:00+02:00', location: 'Main Hall' };
+
+  before(async () => {
+    await pingDependencies(services, ['postgres', 'redis', 'kafka']);
+    await services.kafka.ensureTopics();
+  });
+
+  it('creates the event and its rows × seats grid in one go, warms the cache and announces it', async () => {
+    const topic = services.kafka.topic('bookingEvents');
+    const admin = services.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      const offsetsBefore = await admin.fetchTopicOffsets(topic);
+      const response = await post({ ...base, rows: 3, seats_per_row: 4 });
+      assert.equal(response.status, 201);
+      const body = (await response.json()) as {
+        id: number;
+        date: string;
+        total_seats: number;
+        free_seats: number;
+        seats: { seat_id: number; seat_number: string }[];
+      };
+      assert.equal(response.headers.get('location'), `/events/${body.id}`);
+      assert.equal(body.date, '2031-05-01T17:30:00.000Z');
+      assert.equal(body.total_seats, 12);
+      assert.equal(body.free_seats, 12);
+      assert.deepEqual(
+        body.seats.map((s) => s.seat_number),
+        ['A1', 'A2', 'A3', 'A4', 'B1', 'B2', 'B3', 'B4', 'C1', 'C2', 'C3', 'C4'],
+      );
+
+      const rows = await services.db.select().from(seats).where(eq(seats.eventId, body.id));
+      assert.deepEqual(
+        rows.map((r) => r.id).sort((a, b) => a - b),
+        body.seats.map((s) => s.seat_id),
+      );
+      const cached = await services.seats.snapshot(body.id);
+      assert.equal(cached?.length, 12, 'the cache is warm');
+      assert.ok(cached?.every((seat) => seat.state === 'available'));
+
+      // EventCreated went to booking-events, keyed by the event: its partition grew by one message.
+      const offsetsAfter = await admin.fetchTopicOffsets(topic);
+      const grown = offsetsAfter.filter(
+        (after) => after.high !== offsetsBefore.find((b) => b.partition === after.partition)?.high,
+      );
+      assert.ok(grown.length >= 1, 'a message was added');
+      const announced = await readMessages(services, topic, grown, offsetsBefore);
+      const mine = announced.find((message) => message.key === String(body.id));
+      assert.ok(mine, 'EventCreated keyed by the event id');
+      const event = v.parse(EventCreated, JSON.parse(mine.value));
+      assert.equal(event.type, 'EventCreated');
+      assert.equal(event.eventId, body.id);
+      assert.equal(event.totalSeats, 12);
+      assert.equal(event.name, 'Opening Night');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('creates an explicit list of seat numbers', async () => {
+    const response = await post({ ...base, seat_numbers: ['Box 1', 'Box 2', 'Stall 7'] });
+    assert.equal(response.status, 201);
+    const body = (await response.json()) as { id: number; seats: { seat_number: string }[] };
+    assert.deepEqual(
+      body.seats.map((s) => s.seat_number),
+      ['Box 1', 'Box 2', 'Stall 7'],
+    );
+    const [event] = await services.db.select().from(eventsTable).where(eq(eventsTable.id, body.id));
+    assert.equal(event?.totalSeats, 3);
+  });
+
+  it('refuses bad input with the offending fields, and creates nothing', async () => {
+    const count = async () =>
+      Number((await services.db.$client.query('select count(*)::int as n from events')).rows[0].n);
+    const before = await count();
+    const cases: [string, unknown, RegExp][] = [
+      ['no layout', base, /either rows and seats_per_row, or seat_numbers/],
+      ['both layouts', { ...base, rows: 1, seats_per_row: 2, seat_numbers: ['A1'] }, /either rows/],
+      ['rows without seats_per_row', { ...base, rows: 2 }, /either rows/],
+      ['too many seats', { ...base, rows: 700, seats_per_row: 1000 }, /at most 20000 seats/],
+      ['zero rows', { ...base, rows: 0, seats_per_row: 2 }, /body\.rows/],
+      ['fractional seats', { ...base, rows: 1, seats_per_row: 2.5 }, /body\.seats_per_row/],
+      ['repeated seat numbers', { ...base, seat_numbers: ['A1', 'A1'] }, /must not repeat/],
+      ['an empty seat number', { ...base, seat_numbers: ['A1', '  '] }, /body\.seat_numbers\[1\]/],
+      ['a long seat number', { ...base, seat_numbers: ['x'.repeat(33)] }, /body\.seat_numbers\[0\]/],
+      ['no name', { ...base, name: '', rows: 1, seats_per_row: 1 }, /body\.name/],
+      ['a date without zone', { ...base, date: '2031-05-01 19:30', rows: 1, seats_per_row: 1 }, /body\.date/],
+      ['a number as date', { ...base, date: 20310501, rows: 1, seats_per_row: 1 }, /body\.date/],
+      ['an unknown field', { ...base, rows: 1, seats_per_row: 1, price: 10 }, /price/],
+      ['not an object', [1, 2], /body/],
+    ];
+    for (const [what, body, detail] of cases) {
+      const response = await post(body);
+      assert.equal(response.status, 400, what);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json');
+      assert.match(await response.text(), detail, what);
+    }
+    assert.equal(await count(), before);
+  });
+
+  it('answers 503 and creates nothing when Kafka cannot take EventCreated', async () => {
+    const noKafka: Services = testServices({ KAFKA_BROKERS: '127.0.0.1:1' });
+    try {
+      const name = `Unannounced ${Date.now()}`;
+      const response = await post(
+        { ...base, name, rows: 2, seats_per_row: 2 },
+        createFunctionApp(events, noKafka),
+      );
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get('retry-after'), '2');
+      const { rows } = await services.db.$client.query(
+        'select count(*)::int as n from events where name = $1',
+        [name],
+      );
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await closeServices(noKafka);
+      noKafka.subscriber.disconnect();
+    }
+  });
+
+  it('replays the answer for a retried Idempotency-Key instead of creating the event twice', async () => {
+    const key = `create-${Date.now()}`;
+    const body = { ...base, name: `Once ${key}`, rows: 1, seats_per_row: 3 };
+    const first = await post(body, app, { 'idempotency-key': key });
+    const retry = await post(body, app, { 'idempotency-key': key });
+    assert.equal(first.status, 201);
+    assert.equal(retry.status, 201);
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(await retry.json(), await first.json());
+    const { rows } = await services.db.$client.query(
+      'select count(*)::int as n from events where name = $1',
+      [body.name],
+    );
+    assert.equal(rows[0].n, 1);
+  });
+});
+
+/** Reads the messages added to the given partitions since `from`, with a throwaway consumer group. */
+async function readMessages(
+  services: Services,
+  topic: string,
+  partitions: { partition: number; high: string }[],
+  from: { partition: number; offset: string }[],
+): Promise<{ key: string; value: string }[]> {
+  const consumer = services.kafka.kafka.consumer({
+    groupId: `${services.kafka.prefix}events-test-${Date.now()}`,
+  });
+  const wanted = partitions.reduce((sum, p) => {
+    const start = Number(from.find((f) => f.partition === p.partition)?.offset ?? 0);
+    return sum + Number(p.high) - start;
+  }, 0);
+  const messages: { key: string; value: string }[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: false });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('EventCreated not read within 20 s')), 20_000);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (!partitions.some((p) => p.partition === partition)) return;
+          messages.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+          if (messages.length >= wanted) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const p of partitions) {
+          const offset = from.find((f) => f.partition === p.partition)?.offset ?? '0';
+          consumer.seek({ topic, partition: p.partition, offset });
+        }
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}

@@ -1,0 +1,147 @@
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import { events, seats } from '../../lib/db/schema.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { type EventCreated, encodeEvent } from '../../lib/events.ts';
+import { idempotency } from '../../lib/idempotency.ts';
+import { connected, withRedis } from '../../lib/seats/availability.ts';
+import { gridSeatNumbers } from '../../lib/seats/numbers.ts';
+import { validate } from '../../lib/validation.ts';
+
+/** The most seats one event may have (a stadium), and the largest grid. */
+export const MAX_SEATS = 20_000;
+const MAX_ROWS = 702; // A..ZZ
+const MAX_SEATS_PER_ROW = 1_000;
+
+const Text = (max: number) =>
+  v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(max));
+const Count = (max: number) =>
+  v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max, `must be at most ${max}`));
+
+/**
+ * A new event and its seat layout: `rows` × `seats_per_row` (numbered A1, A2, ..., B1, ...), or an
+ * explicit list of `seat_numbers`, one of the two.
+ */
+export const CreateEventBody = v.pipe(
+  v.strictObject({
+    name: Text(255),
+    date: v.pipe(
+      v.string(),
+      v.isoTimestamp('must be a date and time with its zone, e.g. 2030-01-01T20:00:00Z'),
+    ),
+    location: Text(255),
+    rows: v.optional(Count(MAX_ROWS)),
+    seats_per_row: v.optional(Count(MAX_SEATS_PER_ROW)),
+    seat_numbers: v.optional(
+      v.pipe(
+        v.array(Text(32)),
+        v.minLength(1, 'at least one seat is needed'),
+        v.maxLength(MAX_SEATS, `at most ${MAX_SEATS} seats`),
+        v.check((numbers) => new Set(numbers).size === numbers.length, 'seat numbers must not repeat'),
+      ),
+    ),
+  }),
+  v.check(
+    (body) =>
+      body.seat_numbers === undefined
+        ? body.rows !== undefined && body.seats_per_row !== undefined
+        : body.rows === undefined && body.seats_per_row === undefined,
+    'give either rows and seats_per_row, or seat_numbers',
+  ),
+  v.check(
+    (body) => (body.rows ?? 0) * (body.seats_per_row ?? 0) <= MAX_SEATS,
+    `rows × seats_per_row must be at most ${MAX_SEATS} seats`,
+  ),
+);
+
+const INSERT_CHUNK = 1_000;
+
+/**
+ * POST /events (admin: the identity middleware goes in front of `validate` once there is one):
+ * creates the event and all its seats in one transaction, which also queues `EventCreated` on
+ * `booking-events`, so an event exists exactly when its EventCreated was sent: if Kafka cannot
+ * take it, nothing is created (503). Once committed, the seat cache is warmed here at once (the
+ * seat-projector warms it again on EventCreated; the first read warms it if Redis was down).
+ */
+export const createEvent = new Hono<AppEnv>().post(
+  '/events',
+  async (c, next) => {
+    // The idempotency store is Redis, which this function does not need to start.
+    await connected(c.var.services.redis).catch(() => {});
+    await next();
+  },
+  idempotency(),
+  validate('json', CreateEventBody),
+  async (c) => {
+    const { db, kafka, seats: cache, redis } = c.var.services;
+    const body = c.req.valid('json');
+    const numbers = body.seat_numbers ?? gridSeatNumbers(body.rows ?? 0, body.seats_per_row ?? 0);
+
+    const created = await db.transaction(async (tx) => {
+      const [event] = await tx
+        .insert(events)
+        .values({
+          name: body.name,
+          date: new Date(body.date),
+          location: body.location,
+          totalSeats: numbers.length,
+        })
+        .returning();
+      if (!event) throw new Error('insert returned no event');
+      const rows: { seat_id: number; seat_number: string }[] = [];
+      for (let i = 0; i < numbers.length; i += INSERT_CHUNK) {
+        rows.push(
+          ...(await tx
+            .insert(seats)
+            .values(
+              numbers.slice(i, i + INSERT_CHUNK).map((seatNumber) => ({ eventId: event.id, seatNumber })),
+            )
+            .returning({ seat_id: seats.id, seat_number: seats.seatNumber })),
+        );
+      }
+      const announcement: EventCreated = {
+        type: 'EventCreated',
+        eventId: event.id,
+        name: event.name,
+        date: event.date.toISOString(),
+        location: event.location,
+        totalSeats: event.totalSeats,
+        createdAt: event.createdAt.toISOString(),
+      };
+      try {
+        await kafka.send('bookingEvents', [encodeEvent(announcement)]);
+      } catch (error) {
+        c.var.logger.error({ err: error }, 'could not announce the event (Kafka); nothing created');
+        throw new ApiError('SERVICE_UNAVAILABLE', {
+          detail:
+            'Events cannot be created right now (Kafka is unavailable); nothing was created. Retry shortly.',
+          headers: { 'retry-after': '2' },
+        });
+      }
+      return { event, rows };
+    });
+
+    const { event, rows } = created;
+    await withRedis(redis, () => cache.warm(event.id)).catch((error: unknown) => {
+      c.var.logger.warn(
+        { err: error, eventId: event.id },
+        'could not warm the seat cache; the first read will',
+      );
+    });
+    c.header('location', `/events/${event.id}`);
+    return c.json(
+      {
+        id: event.id,
+        name: event.name,
+        date: event.date,
+        location: event.location,
+        total_seats: event.totalSeats,
+        created_at: event.createdAt,
+        free_seats: rows.length,
+        seats: rows,
+      },
+      201,
+    );
+  },
+);

@@ -1,0 +1,18 @@
+import { eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import { events } from '../../lib/db/schema.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { IdParam, validate } from '../../lib/validation.ts';
+import { eventColumns } from './event-view.ts';
+
+const Params = v.object({ eventId: IdParam });
+
+/** GET /events/:eventId: one event, as GET /events lists it. */
+export const getEvent = new Hono<AppEnv>().get('/events/:eventId', validate('param', Params), async (c) => {
+  const { eventId } = c.req.valid('param');
+  const [event] = await c.var.services.db.select(eventColumns).from(events).where(eq(events.id, eventId));
+  if (!event) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
+  return c.json(event);
+});
