@@ -6,6 +6,7 @@ import cancel from './cancel/index.ts';
 import eventSeats from './event-seats/index.ts';
 import events from './events/index.ts';
 import seatProjector from './seat-projector/index.ts';
+import seatStream from './seat-stream/index.ts';
 import userBookings from './user-bookings/index.ts';
 
 /** Every function of the system, once. The runner, the tests and the deploy generator read this list. */
@@ -18,4 +19,5 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   seatProjector,
   eventSeats,
   userBookings,
+  seatStream,
 ];

@@ -45,6 +45,8 @@ export const ConfigSchema = v.object({
   MAX_SEATS_PER_REQUEST: integer(10, 1),
   /** How long an Idempotency-Key remembers its first answer. */
   IDEMPOTENCY_TTL_S: integer(86_400, 1),
+  /** How often an open seat stream (SSE) sends a comment line, so proxies keep it open. */
+  SSE_HEARTBEAT_MS: integer(15_000, 10),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;

@@ -1,0 +1,222 @@
+import { Hono } from 'hono';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import * as v from 'valibot';
+import type { AppEnv } from '../../lib/app.ts';
+import { ApiError } from '../../lib/errors.ts';
+import { eventSeatsBody, seatsFromCache } from '../../lib/seats/availability.ts';
+import {
+  type ChangeListener,
+  changesSince,
+  compareIds,
+  latestChangeId,
+  type SeatChange,
+  STREAM_ID,
+  seatChangeFeed,
+} from '../../lib/seats/changes.ts';
+import type { Services } from '../../lib/services.ts';
+import { IdParam, validate } from '../../lib/validation.ts';
+
+const LastEventId = v.pipe(v.string(), v.regex(STREAM_ID, 'must be an event id this stream sent'));
+
+const Params = v.object({ eventId: IdParam });
+/** `last_event_id` resumes too, for a client that cannot set the header (a page reloaded). */
+const Query = v.strictObject({ last_event_id: v.optional(LastEventId) });
+const Headers = v.object({ 'last-event-id': v.optional(LastEventId) });
+
+/** A client that fell further behind than this many changes is resumed on reconnect instead. */
+const MAX_REPLAY = 1_000;
+const MAX_QUEUED_FRAMES = 5_000;
+/** How long an EventSource waits before reconnecting (the SSE `retry` field). */
+const RETRY_MS = 2_000;
+
+/**
+ * GET /events/:eventId/stream: Server-Sent Events of the event's seats. First `event: snapshot`
+ * (the body of GET /events/seats/:eventId, plus `server_time` for the clock of `expires_at`),
+ * then `event: change` with `{event_id, state, seat_ids, expires_at?}` for every change, each
+ * with `id:` its Redis stream id. A client reconnecting with `Last-Event-ID` gets the changes it
+ * missed (no snapshot), or a fresh snapshot when they are no longer all kept. A comment line
+ * every SSE_HEARTBEAT_MS keeps proxies from closing a quiet stream. A held seat frees itself
+ * when `expires_at` passes, without a change. All streams of a process share one Redis
+ * subscription (lib/seats/changes.ts).
+ */
+export const streamSeats = new Hono<AppEnv>().get(
+  '/events/:eventId/stream',
+  validate('param', Params),
+  validate('query', Query),
+  validate('header', Headers),
+  async (c) => {
+    const { eventId } = c.req.valid('param');
+    const resumeFrom = c.req.valid('header')['last-event-id'] ?? c.req.valid('query').last_event_id;
+    const headers = { 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+    // A HEAD would never read the body, so it must not open a stream that never ends.
+    if (c.req.method === 'HEAD')
+      return c.body(null, 200, { ...headers, 'content-type': 'text/event-stream' });
+
+    const session = new SeatStream(c.var.services, eventId, c.var.logger);
+    try {
+      await session.open(resumeFrom);
+    } catch (error) {
+      session.close();
+      if (error instanceof ApiError) throw error;
+      c.var.logger.warn({ err: error, eventId }, 'seat stream unavailable (Redis)');
+      throw new ApiError('SERVICE_UNAVAILABLE', {
+        detail:
+          'Live seat updates are unavailable right now (Redis); GET /events/seats/:eventId still answers.',
+        headers: { 'retry-after': '2' },
+      });
+    }
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    return streamSSE(c, (stream) => session.run(stream));
+  },
+);
+
+/** One open stream: the snapshot or the missed changes, then every change, in id order, once. */
+class SeatStream implements ChangeListener {
+  /** The id of the last change written (or of the snapshot). */
+  private lastId: string | undefined;
+  private catchingUp = false;
+  private resyncWanted = false;
+  private buffered: SeatChange[] = [];
+  private readonly queue: string[] = [];
+  private stream: SSEStreamingApi | undefined;
+  private wake: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly services: Services,
+    private readonly eventId: number,
+    private readonly logger: Services['logger'],
+  ) {}
+
+  /** Subscribes, then reads what the client needs first; rejects (nothing sent) if it cannot. */
+  async open(resumeFrom: string | undefined): Promise<void> {
+    // Subscribed first: a change made while the stream or snapshot is read waits in the buffer.
+    this.stopWatching = await seatChangeFeed(this.services).watch(this.eventId, this);
+    await this.catchUp(resumeFrom);
+  }
+
+  change(change: SeatChange): void {
+    if (this.catchingUp) this.buffered.push(change);
+    else this.deliver(change);
+  }
+
+  /** The subscriber reconnected: changes made meanwhile are only in the stream. */
+  resync(): void {
+    if (this.catchingUp) {
+      this.resyncWanted = true;
+      return;
+    }
+    this.catchUp(this.lastId).catch((error: unknown) => {
+      // The client reconnects with Last-Event-ID and is served from the stream then.
+      this.logger.warn({ err: error, eventId: this.eventId }, 'seat stream could not resync; closing it');
+      this.close();
+    });
+  }
+
+  /** Writes until the client goes away (or falls too far behind), with a heartbeat. */
+  async run(stream: SSEStreamingApi): Promise<void> {
+    this.stream = stream;
+    stream.onAbort(() => this.close());
+    const heartbeat = setInterval(
+      () => this.enqueue(`: heartbeat ${Date.now()}\n\n`),
+      this.services.config.SSE_HEARTBEAT_MS,
+    );
+    try {
+      await stream.write(`retry: ${RETRY_MS}\n\n`);
+      while (!this.closed) {
+        const frame = this.queue.shift();
+        if (frame === undefined) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
+          continue;
+        }
+        await stream.write(frame);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatching?.();
+    this.wake?.();
+  }
+
+  private async catchUp(afterId: string | undefined): Promise<void> {
+    this.catchingUp = true;
+    try {
+      const { redis } = this.services;
+      const missed = afterId ? await changesSince(redis, this.eventId, afterId, MAX_REPLAY) : undefined;
+      if (missed) {
+        this.lastId ??= afterId;
+        for (const change of missed) this.deliver(change);
+      } else {
+        // The last id before the snapshot: every later change is replayed on top of it, and a
+        // change sets absolute states, so one already in the snapshot changes nothing.
+        const snapshotId = await latestChangeId(redis, this.eventId);
+        const seats = await seatsFromCache(this.services, this.eventId);
+        if (!seats) throw new ApiError('NOT_FOUND', { detail: `No event ${this.eventId}` });
+        this.lastId = snapshotId;
+        const body = { ...eventSeatsBody(this.eventId, seats), server_time: Date.now() };
+        this.enqueue(frame('snapshot', snapshotId, JSON.stringify(body)));
+      }
+    } finally {
+      this.catchingUp = false;
+    }
+    const buffered = this.buffered;
+    this.buffered = [];
+    for (const change of buffered) this.deliver(change);
+    if (this.resyncWanted) {
+      this.resyncWanted = false;
+      this.resync();
+    }
+  }
+
+  private deliver(change: SeatChange): void {
+    if (this.lastId !== undefined && compareIds(change.id, this.lastId) <= 0) return;
+    this.lastId = change.id;
+    this.enqueue(changeFrame(change));
+  }
+
+  private enqueue(text: string): void {
+    if (this.closed) return;
+    if (this.queue.length >= MAX_QUEUED_FRAMES) {
+      // A client this slow is closed; it reconnects with its Last-Event-ID and catches up.
+      this.logger.warn({ eventId: this.eventId }, 'seat stream client too slow; closing its stream');
+      this.close();
+      this.stream?.abort();
+      return;
+    }
+    this.queue.push(text);
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+function frame(event: string, id: string, data: string): string {
+  return `event: ${event}\nid: ${id}\ndata: ${data}\n\n`;
+}
+
+/** Every open stream of the event writes the same bytes for a change: made once, kept with it. */
+const changeFrames = new WeakMap<SeatChange, string>();
+
+function changeFrame(change: SeatChange): string {
+  let text = changeFrames.get(change);
+  if (text === undefined) {
+    const data = {
+      event_id: change.eventId,
+      state: change.state,
+      seat_ids: change.seatIds,
+      ...(change.expiresAt === undefined ? {} : { expires_at: change.expiresAt }),
+    };
+    text = frame('change', change.id, JSON.stringify(data));
+    changeFrames.set(change, text);
+  }
+  return text;
+}
