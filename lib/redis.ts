@@ -42,6 +42,7 @@ export async function pingRedis(redis: Redis): Promise<void> {
 
 /** QUIT lets pending replies arrive; a client that never connected (or lost its server) just stops. */
 export async function closeRedis(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') await redis.quit();
+  // A subscriber connection refuses QUIT in some states; then just drop the socket.
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
   else redis.disconnect();
 }

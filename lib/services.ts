@@ -59,6 +59,7 @@ export async function closeServices(services: Services): Promise<void> {
   await Promise.allSettled([
     services.kafka.disconnect(),
     closeRedis(services.redis),
+    closeRedis(services.subscriber),
     services.db.$client.end(),
   ]);
 }
