@@ -3,12 +3,11 @@
  * nothing here lists functions, routes or topics by hand.
  */
 import { FUNCTIONS } from '../functions/registry.ts';
-import { createFunctionApp } from '../lib/app.ts';
+import { createFunctionApp, httpRoutes } from '../lib/app.ts';
 import { parseConfig } from '../lib/config.ts';
 import type { FunctionDefinition } from '../lib/function.ts';
 import { TOPICS, type TopicKey } from '../lib/kafka/topics.ts';
 import { createLogger } from '../lib/logger.ts';
-import { httpRoutes } from '../lib/runner.ts';
 import { closeServices, createServices, type Dependency } from '../lib/services.ts';
 
 export interface HttpRoute {

@@ -1,6 +1,8 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import type { Caller } from './auth.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
 import type { Logger } from './logger.ts';
@@ -12,6 +14,8 @@ export type AppEnv = {
     requestId: string;
     /** The services' logger bound to this request's id and function. */
     logger: Logger;
+    /** Who called, once `authenticate()` has checked the bearer token. */
+    caller?: Caller;
   };
 };
 
@@ -79,27 +83,96 @@ export function newApp(options: {
     }
   });
 
+  answerWithProblems(app, services.logger);
+  return app;
+}
+
+/** Unknown routes and every error become problem+json; a server error is logged, never shown. */
+export function answerWithProblems(app: Hono<AppEnv>, logger: Logger): void {
   app.notFound((c) => {
     const error = new ApiError('NOT_FOUND', { detail: `No route for ${c.req.method} ${c.req.path}.` });
     return c.json(problemOf(error, c.req.path), error.status, { 'content-type': 'application/problem+json' });
   });
-
   app.onError((thrown, c) => {
     const error = toApiError(thrown);
-    const logger = c.var.logger ?? services.logger;
-    if (error.status >= 500) logger.error({ err: thrown }, 'request failed');
+    if (error.status >= 500) (c.var.logger ?? logger).error({ err: thrown }, 'request failed');
     return c.json(problemOf(error, c.req.path), error.status, {
       ...error.headers,
       'content-type': 'application/problem+json',
     });
   });
+}
 
-  return app;
+/** Request bodies of HTTP functions are small JSON documents; a Kafka batch may be large. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** 415 for a body that is not JSON, 413 for one over `maxBytes`, before anything parses it. */
+function jsonBodies(maxBytes: number): MiddlewareHandler<AppEnv>[] {
+  return [
+    async (c, next) => {
+      const hasBody =
+        c.req.header('content-length') !== undefined || c.req.header('transfer-encoding') !== undefined;
+      if (
+        hasBody &&
+        c.req.header('content-length') !== '0' &&
+        ['POST', 'PUT', 'PATCH'].includes(c.req.method)
+      ) {
+        if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
+          throw new ApiError('UNSUPPORTED_MEDIA_TYPE', {
+            detail: 'The request body must be application/json',
+          });
+        }
+      }
+      await next();
+    },
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw new ApiError('PAYLOAD_TOO_LARGE', {
+          detail: `The request body must be at most ${maxBytes} bytes`,
+        });
+      },
+    }),
+  ];
+}
+
+/**
+ * After an app's routes: a known path asked with another method answers 405 with `Allow`
+ * instead of 404. Registered last, so a matching method's handler always answers first.
+ */
+export function answerWrongMethods(app: Hono<AppEnv>, routes: { method: string; path: string }[]): void {
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const { method, path } of routes)
+    methodsByPath.set(path, (methodsByPath.get(path) ?? new Set()).add(method));
+  for (const [path, methods] of methodsByPath) {
+    const allow = [...methods, ...(methods.has('GET') ? ['HEAD'] : [])].join(', ');
+    app.all(path, (c) => {
+      throw new ApiError('METHOD_NOT_ALLOWED', {
+        detail: `${c.req.method} is not allowed here; use ${allow}`,
+        headers: { allow },
+      });
+    });
+  }
 }
 
 /** A function's whole app: the shared factory plus its route modules. */
 export function createFunctionApp(definition: FunctionDefinition, services: Services): Hono<AppEnv> {
   const app = newApp({ name: definition.name, services, needs: definition.needs });
+  if (definition.trigger.kind === 'http') app.use(...jsonBodies(MAX_BODY_BYTES));
   for (const routes of definition.routes) app.route('/', routes);
+  answerWrongMethods(app, httpRoutes(app));
   return app;
 }
+
+/** The method+path pairs an app answers, not counting middleware and health checks. */
+export function httpRoutes(app: Hono<AppEnv>): { method: string; path: string }[] {
+  const seen = new Set<string>();
+  return app.routes.flatMap(({ method, path }) => {
+    const key = `${method} ${path}`;
+    if (method === 'ALL' || HEALTH_PATHS.has(path) || seen.has(key)) return [];
+    seen.add(key);
+    return [{ method, path }];
+  });
+}
+
+const HEALTH_PATHS = new Set(['/healthz', '/readyz']);

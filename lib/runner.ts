@@ -1,13 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { type AppEnv, createFunctionApp } from './app.ts';
-import { ApiError, problemOf } from './errors.ts';
+import { type AppEnv, answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
 import type { FunctionDefinition } from './function.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
 
-const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
 /** How long requests in flight may take to finish once stopping starts. */
 const DRAIN_MS = 5_000;
 
@@ -87,8 +85,8 @@ function gateway(
   apps: { definition: FunctionDefinition; app: Hono<AppEnv> }[],
   services: Services,
   needs: Set<Dependency>,
-): Hono {
-  const root = new Hono();
+): Hono<AppEnv> {
+  const root = new Hono<AppEnv>();
   root.get('/healthz', (c) =>
     c.json({ status: 'ok', functions: apps.map(({ definition }) => definition.name) }),
   );
@@ -100,24 +98,11 @@ function gateway(
       return c.json({ status: 'unavailable', detail: (error as Error).message }, 503);
     }
   });
-  for (const { definition, app } of apps) {
-    if (definition.trigger.kind !== 'http') continue;
-    for (const route of httpRoutes(app)) root.on(route.method, route.path, (c) => app.fetch(c.req.raw));
-  }
-  root.notFound((c) => {
-    const error = new ApiError('NOT_FOUND', { detail: `No route for ${c.req.method} ${c.req.path}.` });
-    return c.json(problemOf(error, c.req.path), error.status, { 'content-type': 'application/problem+json' });
-  });
+  const routes = apps.flatMap(({ definition, app }) =>
+    definition.trigger.kind === 'http' ? httpRoutes(app).map((route) => ({ ...route, app })) : [],
+  );
+  for (const { method, path, app } of routes) root.on(method, path, (c) => app.fetch(c.req.raw));
+  answerWrongMethods(root, routes);
+  answerWithProblems(root, services.logger);
   return root;
-}
-
-/** The method+path pairs a function's app answers, not counting middleware and health checks. */
-export function httpRoutes(app: Hono<AppEnv>): { method: string; path: string }[] {
-  const seen = new Set<string>();
-  return app.routes.flatMap(({ method, path }) => {
-    const key = `${method} ${path}`;
-    if (method === 'ALL' || HEALTH_PATHS.has(path) || seen.has(key)) return [];
-    seen.add(key);
-    return [{ method, path }];
-  });
 }
