@@ -3,7 +3,7 @@
 import { ApiError, type ErrorCode } from './errors.ts';
 import type { BookedSeat, RejectionReason } from './events.ts';
 
-/** Redis marker of a request accepted but not decided yet, for booking-status. */
+/** Redis marker of a request accepted but not decided yet (it holds the user id), for booking-status. */
 export const pendingRequestKey = (requestId: string) => `request:${requestId}`;
 export const PENDING_REQUEST_TTL_S = 86_400;
 

@@ -16,6 +16,8 @@ const urlWithScheme = (schemes: string[], fallback: string) =>
     fallback,
   );
 
+export const DEV_JWT_SECRET = 'development-only-secret-change-me-in-production';
+
 /** Every setting the functions read, with defaults that work against the local stack. */
 export const ConfigSchema = v.object({
   NODE_ENV: v.optional(v.picklist(['development', 'test', 'production']), 'development'),
@@ -47,6 +49,23 @@ export const ConfigSchema = v.object({
   IDEMPOTENCY_TTL_S: integer(86_400, 1),
   /** How often an open seat stream (SSE) sends a comment line, so proxies keep it open. */
   SSE_HEARTBEAT_MS: integer(15_000, 10),
+  /** HS256 secret of the bearer tokens; the default is for development only. */
+  JWT_SECRET: v.optional(
+    v.pipe(v.string(), v.minLength(32, 'must be at least 32 characters')),
+    DEV_JWT_SECRET,
+  ),
+  /** Booking and cancel requests per user and per client address in each window; 0 turns one off. */
+  RATE_LIMIT_PER_USER: integer(20),
+  RATE_LIMIT_PER_ADDRESS: integer(300),
+  RATE_LIMIT_WINDOW_S: integer(10, 1),
+  /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+  TRUST_PROXY: v.optional(
+    v.pipe(
+      v.picklist(['true', 'false']),
+      v.transform((value) => value === 'true'),
+    ),
+    'false',
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
@@ -61,7 +80,12 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     Object.keys(ConfigSchema.entries).flatMap((key) => (env[key] === undefined ? [] : [[key, env[key]]])),
   );
   const result = v.safeParse(ConfigSchema, known);
-  if (result.success) return result.output;
+  if (result.success) {
+    if (result.output.NODE_ENV === 'production' && result.output.JWT_SECRET === DEV_JWT_SECRET) {
+      throw new ConfigError('config: JWT_SECRET must be set in production (the default is public)');
+    }
+    return result.output;
+  }
   const issue = result.issues[0];
   // The first path segment is the variable; deeper ones (a list item) are inside its value.
   const variable = String(issue.path?.[0]?.key ?? 'environment');

@@ -1,5 +1,6 @@
 /** Shared test setup: real services from the test environment (see scripts/test.sh). */
 import { randomUUID } from 'node:crypto';
+import { issueToken, type Role } from '../lib/auth.ts';
 import { parseConfig } from '../lib/config.ts';
 import { events, seats, users } from '../lib/db/schema.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -62,4 +63,9 @@ export async function createTestUsers(services: Services, count: number): Promis
     )
     .returning({ id: users.id });
   return rows.map((row) => row.id);
+}
+
+/** `Authorization: Bearer …` for a user (or an admin), signed with the test JWT_SECRET. */
+export async function bearer(userId: number, role: Role = 'user'): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await issueToken(parseConfig(), { id: userId, role })}` };
 }

@@ -5,6 +5,7 @@ import { FUNCTIONS } from '../functions/registry.ts';
 import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
 import type { Services } from '../lib/services.ts';
 import type { Answer } from './invariants.ts';
+import { bearer } from './support.ts';
 
 export async function startSystem(
   services: Services,
@@ -59,7 +60,7 @@ export async function book(
 ): Promise<Answer & { body: Record<string, unknown> }> {
   const response = await fetch(`${url}/bookings/book`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...(await bearer(body.user_id)), ...headers },
     body: JSON.stringify(body),
   });
   const json = (await response.json()) as Record<string, unknown>;
@@ -85,12 +86,13 @@ export async function waitUntilDecided(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = [...requestIds];
+  const admin = await bearer(1, 'admin');
   while (pending.length > 0) {
     if (Date.now() > deadline)
       throw new Error(`${pending.length} requests still pending, e.g. ${pending[0]}`);
     const states = await Promise.all(
       pending.map(async (id) => {
-        const response = await fetch(`${url}/bookings/requests/${id}`);
+        const response = await fetch(`${url}/bookings/requests/${id}`, { headers: admin });
         return ((await response.json()) as { status?: string }).status;
       }),
     );

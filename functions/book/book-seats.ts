@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
+import { assertActsFor, authenticate, type Caller } from '../../lib/auth.ts';
 import {
   confirmedBody,
   PENDING_REQUEST_TTL_S,
@@ -13,11 +14,13 @@ import {
 import { ApiError } from '../../lib/errors.ts';
 import { type BookingRequested, encodeEvent } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
+import { rateLimit } from '../../lib/rate-limit.ts';
 import type { TakeResult } from '../../lib/seats/cache.ts';
 import { Id, validate } from '../../lib/validation.ts';
 
 export const BookSeatsBody = v.strictObject({
-  user_id: Id,
+  /** Optional: the token's user. An admin may book for another user. */
+  user_id: v.optional(Id),
   event_id: Id,
   seat_ids: v.pipe(
     v.array(Id),
@@ -34,11 +37,15 @@ export const BookSeatsBody = v.strictObject({
  */
 export const bookSeats = new Hono<AppEnv>().post(
   '/bookings/book',
+  authenticate(),
+  rateLimit('book'),
   idempotency(),
   validate('json', BookSeatsBody),
   async (c) => {
     const { config, seats, kafka, outcomes, redis, logger } = c.var.services;
-    const { user_id: userId, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
+    const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
+    const userId = user_id ?? (c.var.caller as Caller).id;
+    assertActsFor(c.var.caller, userId);
     if (seatIds.length > config.MAX_SEATS_PER_REQUEST) {
       throw new ApiError('BAD_REQUEST', {
         detail: `At most ${config.MAX_SEATS_PER_REQUEST} seats can be booked in one request`,
@@ -87,7 +94,7 @@ export const bookSeats = new Hono<AppEnv>().post(
     try {
       await Promise.all([
         kafka.send('bookingCommands', [encodeEvent(command)]),
-        redis.set(pendingRequestKey(requestId), 'PENDING', 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
+        redis.set(pendingRequestKey(requestId), userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
       ]);
     } catch (error) {
       waiting?.cancel();

@@ -5,7 +5,7 @@ import { createFunctionApp } from '../../lib/app.ts';
 import type { RunningFunctions } from '../../lib/runner.ts';
 import { closeServices, pingDependencies } from '../../lib/services.ts';
 import { checkInvariants } from '../../test/invariants.ts';
-import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import { book, startSystem, waitUntilDecided } from '../../test/system.ts';
 import bookFunction from './index.ts';
 
@@ -42,7 +42,11 @@ describe('book', () => {
         [event.seatIds[1], 'A2', 'CONFIRMED'],
       ],
     );
-    const status = await (await fetch(`${url}/bookings/requests/${answer.requestId}`)).json();
+    const status = await (
+      await fetch(`${url}/bookings/requests/${answer.requestId}`, {
+        headers: await bearer(userIds[0] as number),
+      })
+    ).json();
     assert.equal(status.status, 'CONFIRMED');
     assert.deepEqual((await checkInvariants(services, event.eventId, [answer])).violations, []);
   });
@@ -74,7 +78,11 @@ describe('book', () => {
     const event = await createTestEvent(services, 4);
     const response = await fetch(`${url}/bookings/book`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', prefer: 'respond-async' },
+      headers: {
+        'content-type': 'application/json',
+        prefer: 'respond-async',
+        ...(await bearer(userIds[0] as number)),
+      },
       body: JSON.stringify({ user_id: userIds[0], event_id: event.eventId, seat_ids: [event.seatIds[3]] }),
     });
     assert.equal(response.status, 202);
@@ -82,7 +90,11 @@ describe('book', () => {
     const body = await response.json();
     assert.equal(response.headers.get('location'), `/bookings/requests/${body.request_id}`);
     await waitUntilDecided(url, [body.request_id]);
-    const status = await (await fetch(`${url}${response.headers.get('location')}`)).json();
+    const status = await (
+      await fetch(`${url}${response.headers.get('location')}`, {
+        headers: await bearer(userIds[0] as number),
+      })
+    ).json();
     assert.equal(status.status, 'CONFIRMED');
     assert.equal(status.bookings[0].seat_id, event.seatIds[3]);
   });
@@ -208,7 +220,7 @@ describe('book', () => {
         const other = await createTestEvent(services, 1);
         const response = await fetch(`${url}/bookings/book`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...(await bearer(1)) },
           body: JSON.stringify(makeBody({ ...event, otherSeat: other.seatIds[0] as number })),
         });
         assert.equal(response.status, status);
@@ -231,7 +243,7 @@ describe('book', () => {
     it('malformed JSON: 400', async () => {
       const response = await fetch(`${url}/bookings/book`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(await bearer(1)) },
         body: '{"user_id": 1,',
       });
       assert.equal(response.status, 400);
@@ -246,7 +258,7 @@ describe('book', () => {
     try {
       const response = await createFunctionApp(bookFunction, noKafka).request('/bookings/book', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(await bearer(userIds[0] as number)) },
         body: JSON.stringify({ user_id: userIds[0], event_id: event.eventId, seat_ids: event.seatIds }),
       });
       assert.equal(response.status, 503);
@@ -267,10 +279,10 @@ describe('book', () => {
     const noRedis = testServices({ REDIS_URL: 'redis://127.0.0.1:1/0' });
     try {
       const app = createFunctionApp(bookFunction, noRedis);
-      const post = (userId: number) =>
+      const post = async (userId: number) =>
         app.request('/bookings/book', {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...(await bearer(userId)) },
           body: JSON.stringify({ user_id: userId, event_id: event.eventId, seat_ids: event.seatIds }),
         });
       const first = await post(userIds[0] as number);
@@ -280,7 +292,9 @@ describe('book', () => {
       const ids = [(await first.json()).request_id, (await second.json()).request_id];
       await waitUntilDecided(url, ids);
       const [a, b] = await Promise.all(
-        ids.map(async (id) => (await fetch(`${url}/bookings/requests/${id}`)).json()),
+        ids.map(async (id) =>
+          (await fetch(`${url}/bookings/requests/${id}`, { headers: await bearer(1, 'admin') })).json(),
+        ),
       );
       assert.equal(a.status, 'CONFIRMED', 'the first in Kafka order wins');
       assert.equal(b.status, 'REJECTED');

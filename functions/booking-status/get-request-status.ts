@@ -2,6 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
+import { assertActsFor, authenticate } from '../../lib/auth.ts';
 import { bookingViews, pendingBody, pendingRequestKey } from '../../lib/bookings.ts';
 import { bookingRequests, bookings, seats } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
@@ -15,16 +16,19 @@ const Params = v.object({ requestId: v.pipe(v.string(), v.uuid('must be a reques
  */
 export const getRequestStatus = new Hono<AppEnv>().get(
   '/bookings/requests/:requestId',
+  authenticate(),
   validate('param', Params),
   async (c) => {
     const { db, redis } = c.var.services;
     const { requestId } = c.req.valid('param');
     const [request] = await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId));
     if (!request) {
-      const pending = await redis.exists(pendingRequestKey(requestId)).catch(() => 0);
-      if (pending) return c.json(pendingBody(requestId));
-      throw new ApiError('NOT_FOUND', { detail: `No booking request ${requestId}` });
+      const pendingFor = await redis.get(pendingRequestKey(requestId)).catch(() => null);
+      if (pendingFor === null) throw new ApiError('NOT_FOUND', { detail: `No booking request ${requestId}` });
+      assertActsFor(c.var.caller, Number(pendingFor));
+      return c.json(pendingBody(requestId));
     }
+    assertActsFor(c.var.caller, request.userId);
 
     const base = {
       request_id: request.id,

@@ -3,6 +3,7 @@ import { eq, or, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
+import { assertActsFor, authenticate } from '../../lib/auth.ts';
 import {
   bookingViews,
   PENDING_REQUEST_TTL_S,
@@ -14,6 +15,7 @@ import { bookings, seats } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
 import { type CancelRequested, encodeEvent } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
+import { rateLimit } from '../../lib/rate-limit.ts';
 import { IdParam, validate } from '../../lib/validation.ts';
 
 const Params = v.object({ bookingId: IdParam });
@@ -36,6 +38,8 @@ const Query = v.strictObject({
  */
 export const cancelBooking = new Hono<AppEnv>().delete(
   '/bookings/cancel/:bookingId',
+  authenticate(),
+  rateLimit('cancel'),
   idempotency(),
   validate('param', Params),
   validate('query', Query),
@@ -68,6 +72,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
         detail: `No booking ${bookingId}${eventId ? ` for event ${eventId}` : ''}`,
       });
     }
+    assertActsFor(c.var.caller, named.userId);
     const targets = seatIds ? rows.filter((row) => seatIds.includes(row.seatId)) : [named];
     const unmatched = (seatIds ?? []).filter((seatId) => !targets.some((row) => row.seatId === seatId));
     if (unmatched.length > 0 || !targets.includes(named)) {
@@ -97,7 +102,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
     try {
       await Promise.all([
         kafka.send('bookingCommands', [encodeEvent(command)]),
-        redis.set(pendingRequestKey(requestId), 'PENDING', 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
+        redis.set(pendingRequestKey(requestId), named.userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
       ]);
     } catch (error) {
       waiting?.cancel();

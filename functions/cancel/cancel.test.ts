@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningFunctions } from '../../lib/runner.ts';
 import { closeServices } from '../../lib/services.ts';
 import { checkInvariants } from '../../test/invariants.ts';
-import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import { book, startSystem } from '../../test/system.ts';
 
 describe('cancel', () => {
@@ -20,8 +20,12 @@ describe('cancel', () => {
     await closeServices(services);
   });
 
-  const cancel = (bookingId: number, query: string) =>
-    fetch(`${system.url}/bookings/cancel/${bookingId}${query}`, { method: 'DELETE' });
+  /** Cancels as the user who booked (every booking in these tests is users[0]'s). */
+  const cancel = async (bookingId: number, query: string) =>
+    fetch(`${system.url}/bookings/cancel/${bookingId}${query}`, {
+      method: 'DELETE',
+      headers: await bearer(users[0] as number),
+    });
 
   it("cancels in the seed's form; the seat is bookable again at once, in Redis and Postgres", async () => {
     const event = await createTestEvent(services, 3);

@@ -1,0 +1,111 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Ratelimit } from '@upstash/ratelimit';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from './app.ts';
+import { ApiError } from './errors.ts';
+import type { Redis } from './redis.ts';
+
+/**
+ * The four calls @upstash/ratelimit makes, over the project's own ioredis client (the library
+ * is written for @upstash/redis's REST client, whose call shapes differ).
+ */
+export function upstashRedisAdapter(redis: Redis) {
+  return {
+    evalsha: (sha: string, keys: string[], args: unknown[]) =>
+      redis.evalsha(sha, keys.length, ...keys, ...(args as string[])),
+    eval: (script: string, keys: string[], args: unknown[]) =>
+      redis.eval(script, keys.length, ...keys, ...(args as string[])),
+    get: (key: string) => redis.get(key),
+    set: (key: string, value: unknown) => redis.set(key, String(value)),
+  };
+}
+
+const limiters = new WeakMap<Redis, Map<string, Ratelimit>>();
+
+function limiterFor(redis: Redis, name: string, max: number, windowSeconds: number): Ratelimit {
+  let byName = limiters.get(redis);
+  if (!byName) {
+    byName = new Map();
+    limiters.set(redis, byName);
+  }
+  const key = `${name}:${max}:${windowSeconds}`;
+  let limiter = byName.get(key);
+  if (!limiter) {
+    limiter = new Ratelimit({
+      redis: upstashRedisAdapter(redis) as never,
+      limiter: Ratelimit.slidingWindow(max, `${windowSeconds} s`),
+      prefix: `ratelimit:${name}`,
+      analytics: false,
+    });
+    byName.set(key, limiter);
+  }
+  return limiter;
+}
+
+/** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the socket's. */
+export function clientAddress(c: Context<AppEnv>): string {
+  if (c.var.services.config.TRUST_PROXY) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown'; // not served by @hono/node-server (e.g. app.request in tests, workerd)
+  }
+}
+
+/**
+ * A sliding-window limit per user (after `authenticate`) and per client address, with
+ * `RateLimit-*` headers; over either limit: 429 with `Retry-After`. A limit of 0 is off. If Redis
+ * is down the request goes through and it is logged: the booking itself stays safe (seat locks
+ * and the processor's transaction do not depend on the limiter).
+ */
+export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { config, redis, logger } = c.var.services;
+    const window = config.RATE_LIMIT_WINDOW_S;
+    const checks = [
+      {
+        scope: 'user',
+        max: config.RATE_LIMIT_PER_USER,
+        id: c.var.caller ? String(c.var.caller.id) : undefined,
+      },
+      { scope: 'address', max: config.RATE_LIMIT_PER_ADDRESS, id: clientAddress(c) },
+    ].filter((check) => check.max > 0 && check.id !== undefined);
+
+    let tightest: { limit: number; remaining: number; reset: number; success: boolean } | undefined;
+    try {
+      const results = await Promise.all(
+        checks.map((check) =>
+          limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(check.id as string),
+        ),
+      );
+      for (const result of results) {
+        if (!tightest || !result.success || result.remaining < tightest.remaining) {
+          if (tightest && !tightest.success) continue;
+          tightest = result;
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting the request through');
+      return next();
+    }
+    if (!tightest) return next();
+
+    const resetSeconds = Math.max(0, Math.ceil((tightest.reset - Date.now()) / 1000));
+    const headers = {
+      'ratelimit-limit': String(tightest.limit),
+      'ratelimit-remaining': String(Math.max(0, tightest.remaining)),
+      'ratelimit-reset': String(resetSeconds),
+    };
+    if (!tightest.success) {
+      throw new ApiError('RATE_LIMITED', {
+        detail: `Too many requests; retry in ${resetSeconds} s`,
+        headers: { ...headers, 'retry-after': String(Math.max(1, resetSeconds)) },
+      });
+    }
+    await next();
+    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+  };
+}
