@@ -8,6 +8,7 @@ import events from './events/index.ts';
 import seatProjector from './seat-projector/index.ts';
 import seatStream from './seat-stream/index.ts';
 import userBookings from './user-bookings/index.ts';
+import web from './web/index.ts';
 
 /** Every function of the system, once. The runner, the tests and the deploy generator read this list. */
 export const FUNCTIONS: readonly FunctionDefinition[] = [
@@ -20,4 +21,5 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   eventSeats,
   userBookings,
   seatStream,
+  web,
 ];

@@ -1,0 +1,16 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../lib/app.ts';
+import { SEAT_MAP_JS } from './seat-map-script.ts';
+import { SEAT_MAP_CSS } from './seat-map-style.ts';
+
+// Short caching: a new version reaches browsers within a minute, with no build step for hashes.
+const CACHE = { 'cache-control': 'public, max-age=60', 'x-content-type-options': 'nosniff' };
+
+/** GET /assets/seat-map.js and /assets/seat-map.css: the pages' script and styles. */
+export const assets = new Hono<AppEnv>()
+  .get('/assets/seat-map.js', (c) =>
+    c.body(SEAT_MAP_JS, 200, { ...CACHE, 'content-type': 'text/javascript; charset=utf-8' }),
+  )
+  .get('/assets/seat-map.css', (c) =>
+    c.body(SEAT_MAP_CSS, 200, { ...CACHE, 'content-type': 'text/css; charset=utf-8' }),
+  );

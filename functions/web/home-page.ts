@@ -1,0 +1,48 @@
+import { asc, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { html } from 'hono/html';
+import type { AppEnv } from '../../lib/app.ts';
+import { events } from '../../lib/db/schema.ts';
+import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
+
+/** GET /: the events, soonest first, each linking to its seat map. */
+export const homePage = new Hono<AppEnv>().get('/', async (c) => {
+  const rows = await c.var.services.db
+    .select({
+      id: events.id,
+      name: events.name,
+      date: events.date,
+      location: events.location,
+      totalSeats: events.totalSeats,
+      freeSeats: sql<number>`(select count(*)::int from seats s where s.event_id = "events"."id" and not s.is_booked)`,
+    })
+    .from(events)
+    .orderBy(asc(events.date), asc(events.id));
+
+  const list =
+    rows.length === 0
+      ? html`<p>No events yet.</p>`
+      : html`<table class="events">
+<thead><tr><th>Event</th><th>When</th><th>Where</th><th>Free seats</th></tr></thead>
+<tbody>
+${rows.map(
+  (event) => html`<tr>
+<td><a href="/map/${event.id}">${event.name}</a></td>
+<td>${formatDate(event.date)}</td>
+<td>${event.location}</td>
+<td class="number">${event.freeSeats} / ${event.totalSeats}</td>
+</tr>
+`,
+)}</tbody>
+</table>`;
+
+  return c.html(
+    layout({
+      title: 'Events',
+      header: html`<h1>Events</h1><p>Pick an event to see its seats live and book them.</p>`,
+      main: list,
+    }),
+    200,
+    PAGE_HEADERS,
+  );
+});

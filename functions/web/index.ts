@@ -1,0 +1,16 @@
+import { defineFunction } from '../../lib/function.ts';
+import { assets } from './assets.ts';
+import { homePage } from './home-page.ts';
+import { seatMapPage } from './seat-map-page.ts';
+
+/**
+ * The pages people use: the events at `/` and each event's live seat map at `/map/:eventId`
+ * (not /events/:eventId, which is the events function's JSON). Plain HTML, CSS and one small
+ * script, served from strings so the function bundles into one file like the others.
+ */
+export default defineFunction({
+  name: 'web',
+  trigger: { kind: 'http' },
+  needs: ['postgres'],
+  routes: [homePage, seatMapPage, assets],
+});
