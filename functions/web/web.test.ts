@@ -215,6 +215,27 @@ describe('web: the seat map in Chromium', { skip: !existsSync(CHROMIUM) && `no $
     await bookFirst();
     assert.match(await text(message(page)), /Enter your user id/);
 
+    const [owner, stranger] = users as [number, number];
+    const ownerToken = await tokenFor(owner);
+    if (ownerToken) {
+      // Identity is on: no token or a forged one is a 401, another user's token a 403.
+      await page.fill('#user-id', String(owner));
+      const cases: [string, RegExp][] = [
+        ['', /^Booking needs an access token: paste yours above\. Nothing was booked\.$/],
+        ['not.a.token', /^Your access token was not accepted \(expired or wrong\)\. Nothing was booked\.$/],
+        [
+          (await tokenFor(stranger)) ?? '',
+          new RegExp(`^Your access token is not for user ${owner}\\. Nothing was booked\\.$`),
+        ],
+      ];
+      for (const [token, expected] of cases) {
+        await page.fill('#token', token);
+        await page.click('#book');
+        await answered(page);
+        assert.match(await text(message(page)), expected);
+      }
+    }
+
     await page.fill('#user-id', '2000000000');
     await page.fill('#token', (await tokenFor(2_000_000_000)) ?? '');
     await page.click('#book');
