@@ -6,6 +6,7 @@ import type { Caller } from './auth.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
 import type { Logger } from './logger.ts';
+import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
 
 export type AppEnv = {
@@ -158,21 +159,22 @@ export function answerWrongMethods(app: Hono<AppEnv>, routes: { method: string; 
 /** A function's whole app: the shared factory plus its route modules. */
 export function createFunctionApp(definition: FunctionDefinition, services: Services): Hono<AppEnv> {
   const app = newApp({ name: definition.name, services, needs: definition.needs });
-  if (definition.trigger.kind === 'http') app.use(...jsonBodies(MAX_BODY_BYTES));
+  if (definition.trigger.kind === 'http') {
+    app.use(...jsonBodies(MAX_BODY_BYTES));
+    serveApiDocs(app, () => definition.routes, `seatrush: ${definition.name}`);
+  }
   for (const routes of definition.routes) app.route('/', routes);
   answerWrongMethods(app, httpRoutes(app));
   return app;
 }
 
-/** The method+path pairs an app answers, not counting middleware and health checks. */
+/** The method+path pairs an app answers, not counting middleware, health checks and docs. */
 export function httpRoutes(app: Hono<AppEnv>): { method: string; path: string }[] {
   const seen = new Set<string>();
   return app.routes.flatMap(({ method, path }) => {
     const key = `${method} ${path}`;
-    if (method === 'ALL' || HEALTH_PATHS.has(path) || seen.has(key)) return [];
+    if (method === 'ALL' || PLATFORM_PATHS.has(path) || seen.has(key)) return [];
     seen.add(key);
     return [{ method, path }];
   });
 }
-
-const HEALTH_PATHS = new Set(['/healthz', '/readyz']);

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { type AppEnv, answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
 import type { FunctionDefinition } from './function.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
+import { serveApiDocs } from './openapi.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
 
 /** How long requests in flight may take to finish once stopping starts. */
@@ -98,6 +99,11 @@ function gateway(
       return c.json({ status: 'unavailable', detail: (error as Error).message }, 503);
     }
   });
+  serveApiDocs(
+    root,
+    () => apps.flatMap(({ definition }) => (definition.trigger.kind === 'http' ? definition.routes : [])),
+    'seatrush',
+  );
   const routes = apps.flatMap(({ definition, app }) =>
     definition.trigger.kind === 'http' ? httpRoutes(app).map((route) => ({ ...route, app })) : [],
   );
