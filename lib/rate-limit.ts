@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -7,18 +8,28 @@ import type { Redis } from './redis.ts';
 
 /**
  * The four calls @upstash/ratelimit makes, over the project's own ioredis client (the library
- * is written for @upstash/redis's REST client, whose call shapes differ).
+ * is written for @upstash/redis's REST client, whose call shapes differ). Its scripts start with
+ * a `#!lua flags=allow-key-locking` line that Redis before 7.4 refuses, so the line is dropped
+ * and the library's script hashes are mapped to the hashes of the scripts Redis really runs.
  */
 export function upstashRedisAdapter(redis: Redis) {
+  const loadedHashes = new Map<string, string>();
+  const withoutShebang = (script: string) => script.replace(/^#!lua[^\n]*\n/, '');
   return {
     evalsha: (sha: string, keys: string[], args: unknown[]) =>
-      redis.evalsha(sha, keys.length, ...keys, ...(args as string[])),
-    eval: (script: string, keys: string[], args: unknown[]) =>
-      redis.eval(script, keys.length, ...keys, ...(args as string[])),
+      redis.evalsha(loadedHashes.get(sha) ?? sha, keys.length, ...keys, ...(args as string[])),
+    eval: async (script: string, keys: string[], args: unknown[]) => {
+      const runnable = withoutShebang(script);
+      const result = await redis.eval(runnable, keys.length, ...keys, ...(args as string[]));
+      loadedHashes.set(sha1(script), sha1(runnable));
+      return result;
+    },
     get: (key: string) => redis.get(key),
     set: (key: string, value: unknown) => redis.set(key, String(value)),
   };
 }
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 const limiters = new WeakMap<Redis, Map<string, Ratelimit>>();
 
