@@ -201,9 +201,8 @@ async function readMessages(
   partitions: { partition: number; high: string }[],
   from: { partition: number; offset: string }[],
 ): Promise<{ key: string; value: string }[]> {
-  const consumer = services.kafka.kafka.consumer({
-    groupId: `${services.kafka.prefix}events-test-${Date.now()}`,
-  });
+  const groupId = `${services.kafka.prefix}events-test-${Date.now()}`;
+  const consumer = services.kafka.kafka.consumer({ groupId });
   const wanted = partitions.reduce((sum, p) => {
     const start = Number(from.find((f) => f.partition === p.partition)?.offset ?? 0);
     return sum + Number(p.high) - start;
@@ -233,6 +232,10 @@ async function readMessages(
     });
   } finally {
     await consumer.disconnect();
+    const admin = services.kafka.kafka.admin();
+    await admin.connect();
+    await admin.deleteGroups([groupId]).catch(() => {});
+    await admin.disconnect();
   }
   return messages;
 }
