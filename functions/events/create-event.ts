@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
+import { authenticate, requireAdmin } from '../../lib/auth.ts';
 import { events, seats } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
 import { type EventCreated, encodeEvent } from '../../lib/events.ts';
@@ -58,7 +59,7 @@ export const CreateEventBody = v.pipe(
 const INSERT_CHUNK = 1_000;
 
 /**
- * POST /events (admin: the identity middleware goes in front of `validate` once there is one):
+ * POST /events (admin only):
  * creates the event and all its seats in one transaction, which also queues `EventCreated` on
  * `booking-events`, so an event exists exactly when its EventCreated was sent: if Kafka cannot
  * take it, nothing is created (503). Once committed, the seat cache is warmed here at once (the
@@ -66,6 +67,8 @@ const INSERT_CHUNK = 1_000;
  */
 export const createEvent = new Hono<AppEnv>().post(
   '/events',
+  authenticate(),
+  requireAdmin(),
   async (c, next) => {
     // The idempotency store is Redis, which this function does not need to start.
     await connected(c.var.services.redis).catch(() => {});

@@ -6,7 +6,7 @@ import { createFunctionApp } from '../../lib/app.ts';
 import { events as eventsTable, seats } from '../../lib/db/schema.ts';
 import { EventCreated } from '../../lib/events.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
-import { createTestEvent, testServices } from '../../test/support.ts';
+import { bearer, createTestEvent, testServices } from '../../test/support.ts';
 import events from './index.ts';
 
 const services = testServices();
@@ -50,10 +50,10 @@ it('GET /events/:eventId answers one event, 404 for none, 400 for a bad id', asy
 
 describe('POST /events', () => {
   const app = createFunctionApp(events, services);
-  const post = (body: unknown, target = app, headers: Record<string, string> = {}) =>
+  const post = async (body: unknown, target = app, headers: Record<string, string> = {}) =>
     target.request('/events', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', ...(await bearer(1, 'admin')), ...headers },
       body: JSON.stringify(body),
     });
   const base = { name: 'Opening Night', date: '2031-05-01T19:30:00+02:00', location: 'Main Hall' };

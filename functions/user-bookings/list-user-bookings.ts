@@ -2,6 +2,7 @@ import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
+import { assertActsFor, authenticate } from '../../lib/auth.ts';
 import { bookings, events, seats, users } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
 import { Cursor, Limit, nextLink } from '../../lib/pagination.ts';
@@ -14,15 +15,18 @@ const Query = v.strictObject({ limit: Limit(50, 200), cursor: Cursor });
  * GET /bookings/user/:userId: the user's bookings, newest first (by booking id, which follows
  * creation order), each with its event's name, date and place, the seat number and the status
  * (CONFIRMED or CANCELED). An array, as the seed answered; `limit` at a time, with a
- * `Link: <...>; rel="next"` while more follow. Read from Postgres, the truth.
+ * `Link: <...>; rel="next"` while more follow. Read from Postgres, the truth. A user sees only
+ * their own bookings; an admin anyone's.
  */
 export const listUserBookings = new Hono<AppEnv>().get(
   '/bookings/user/:userId',
+  authenticate(),
   validate('param', Params),
   validate('query', Query),
   async (c) => {
     const { db } = c.var.services;
     const { userId } = c.req.valid('param');
+    assertActsFor(c.var.caller, userId);
     const { limit, cursor } = c.req.valid('query');
     const rows = await db
       .select({

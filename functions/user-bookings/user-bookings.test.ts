@@ -4,7 +4,7 @@ import { inArray } from 'drizzle-orm';
 import { createFunctionApp } from '../../lib/app.ts';
 import { bookings, seats } from '../../lib/db/schema.ts';
 import { closeServices } from '../../lib/services.ts';
-import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import userBookings from './index.ts';
 
 type Row = {
@@ -26,6 +26,8 @@ describe('user-bookings', () => {
   let user: number;
   let other: number;
   let made: { id: number; eventId: number; seatId: number; seatNumber: string; status: string }[] = [];
+  /** Reads here are an admin's: who may read whose bookings is test/authz.test.ts's concern. */
+  let admin: { authorization: string };
 
   /** Bookings as the processor writes them: the rows, and the seats marked. */
   async function bookInPostgres(
@@ -55,6 +57,7 @@ describe('user-bookings', () => {
   }
 
   before(async () => {
+    admin = await bearer(1, 'admin');
     [user, other] = (await createTestUsers(services, 2)) as [number, number];
     const concert = await createTestEvent(services, 4, 'Concert');
     const talk = await createTestEvent(services, 4, 'Talk');
@@ -69,7 +72,7 @@ describe('user-bookings', () => {
   after(() => closeServices(services));
 
   it("lists the user's bookings newest first, with event name, date, seat number and status", async () => {
-    const response = await app.request(`/bookings/user/${user}`);
+    const response = await app.request(`/bookings/user/${user}`, { headers: admin });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('link'), null, 'one page');
     const rows = (await response.json()) as Row[];
@@ -95,7 +98,7 @@ describe('user-bookings', () => {
     let next: string | undefined = `/bookings/user/${user}?limit=2`;
     let pages = 0;
     while (next) {
-      const response = await app.request(next);
+      const response = await app.request(next, { headers: admin });
       assert.equal(response.status, 200);
       const rows = (await response.json()) as Row[];
       assert.ok(rows.length <= 2);
@@ -116,7 +119,7 @@ describe('user-bookings', () => {
 
   it('answers [] for a user without bookings, 404 for no such user, 400 for bad input', async () => {
     const [idle] = (await createTestUsers(services, 1)) as [number];
-    const empty = await app.request(`/bookings/user/${idle}`);
+    const empty = await app.request(`/bookings/user/${idle}`, { headers: admin });
     assert.equal(empty.status, 200);
     assert.deepEqual(await empty.json(), []);
 
@@ -131,7 +134,7 @@ describe('user-bookings', () => {
       ['/bookings/user/1?page=2', 400, /page/],
     ];
     for (const [path, status, detail] of cases) {
-      const response = await app.request(path);
+      const response = await app.request(path, { headers: admin });
       assert.equal(response.status, status, path);
       assert.equal(response.headers.get('content-type'), 'application/problem+json');
       assert.match(await response.text(), detail, path);
