@@ -65,8 +65,10 @@ export function serveApiDocs(
   title: string,
 ): void {
   let document: Promise<unknown> | undefined;
-  const spec: MiddlewareHandler<AppEnv> = async (c) =>
-    c.json(await (document ??= openApiDocument(documented(), title)));
+  const spec: MiddlewareHandler<AppEnv> = async (c) => {
+    document ??= openApiDocument(documented(), title);
+    return c.json(await document);
+  };
   app.get('/openapi.json', spec);
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: title }));
 }

@@ -46,7 +46,10 @@ it(`${REQUESTS} concurrent overlapping requests for ${SEATS} seats keep all five
   const answers: Answer[] = await Promise.all(bodies.map((body) => book(system.url, body)));
 
   const byStatus: Record<string, Answer[]> = {};
-  for (const answer of answers) (byStatus[answer.status] ??= []).push(answer);
+  for (const answer of answers) {
+    byStatus[answer.status] ??= [];
+    byStatus[answer.status]?.push(answer);
+  }
   assert.deepEqual(
     Object.keys(byStatus).filter((status) => !['201', '202', '409'].includes(status)),
     [],

@@ -42,7 +42,7 @@ export const bookSeats = new Hono<AppEnv>().post(
   idempotency(),
   validate('json', BookSeatsBody),
   async (c) => {
-    const { config, seats, kafka, outcomes, redis, logger } = c.var.services;
+    const { config, seats, kafka, redis, logger } = c.var.services;
     const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
     const userId = user_id ?? (c.var.caller as Caller).id;
     assertActsFor(c.var.caller, userId);
