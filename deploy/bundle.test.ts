@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { TOPICS } from '../lib/kafka/topics.ts';
 import { closeServices } from '../lib/services.ts';
-import { createTestEvent, createTestUsers, testServices } from '../test/support.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { BUNDLE_DIR, buildBundles } from './build.ts';
 import { spawnProcess } from './spawned.ts';
 
@@ -81,15 +81,16 @@ describe('the container bundles (dist/node)', () => {
     skip: book ? false : 'no book function registered',
   }, async () => {
     const event = await createTestEvent(services, 2, 'In flight');
-    const [userId] = await createTestUsers(services, 1);
+    const [userId = 0] = await createTestUsers(services, 1);
     // No processor runs here, so the request waits the whole BOOK_WAIT_MS for its outcome.
     const container = runBundle('run', { FUNCTION: 'book', BOOK_WAIT_MS: '2000' });
     try {
       const [, url] = await container.ready;
       const answer = fetch(`${url}/bookings/book`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user_id: userId, event_id: event.eventId, seat_ids: event.seatIds }),
+        // The bundle gets this process's environment, so the token is signed with its JWT_SECRET.
+        headers: { 'content-type': 'application/json', ...(await bearer(userId)) },
+        body: JSON.stringify({ event_id: event.eventId, seat_ids: event.seatIds }),
       });
       await sleep(700);
       container.child.kill('SIGTERM');

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
 import { closeServices } from '../lib/services.ts';
-import { createTestEvent, createTestUsers, testServices } from '../test/support.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { freePort, type Spawned, spawnProcess } from './spawned.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +26,8 @@ function settings(): string[] {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     KAFKA_PREFIX: PREFIX,
     LOG_LEVEL: 'silent',
+    // The Worker verifies the bearer tokens that bearer() signs with this process's settings.
+    JWT_SECRET: process.env.JWT_SECRET,
   };
   return Object.entries(vars).flatMap(([name, value]) =>
     value === undefined ? [] : ['--var', `${name}:${value}`],
@@ -97,14 +99,21 @@ describe('the HTTP functions on workerd (wrangler dev)', { timeout: 180_000 }, (
 
     it('confirms a booking (201, kafkajs on workerd), and answers 409 for a seat it holds', async () => {
       const event = await createTestEvent(services, 3, 'Booked on workerd');
-      const [first, second] = await createTestUsers(services, 2);
+      const [first = 0, second = 0] = await createTestUsers(services, 2);
       const [a, b, c] = event.seatIds;
-      const bookSeats = (userId: number | undefined, seatIds: (number | undefined)[]) =>
+      const bookSeats = async (userId: number, seatIds: (number | undefined)[]) =>
         fetch(`${url}/bookings/book`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ user_id: userId, event_id: event.eventId, seat_ids: seatIds }),
+          headers: { 'content-type': 'application/json', ...(await bearer(userId)) },
+          body: JSON.stringify({ event_id: event.eventId, seat_ids: seatIds }),
         });
+
+      const anonymous = await fetch(`${url}/bookings/book`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ event_id: event.eventId, seat_ids: [a] }),
+      });
+      assert.equal(anonymous.status, 401, 'no bearer token, no booking');
 
       const booked = await bookSeats(first, [a, b]);
       const bookedBody = (await booked.json()) as { status: string; request_id: string };
@@ -115,7 +124,10 @@ describe('the HTTP functions on workerd (wrangler dev)', { timeout: 180_000 }, (
       assert.equal(taken.status, 409);
       assert.deepEqual(((await taken.json()) as { taken_seat_ids: number[] }).taken_seat_ids, [b]);
 
-      const status = await fetch(`${url}/bookings/requests/${bookedBody.request_id}`);
+      const status = await fetch(`${url}/bookings/requests/${bookedBody.request_id}`, {
+        headers: await bearer(first),
+      });
+      assert.equal(status.status, 200, worker.output());
       assert.equal(((await status.json()) as { status: string }).status, 'CONFIRMED');
     });
   });
