@@ -100,3 +100,21 @@ export async function waitUntilDecided(
     if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Runs `work` over every item with at most `limit` in flight, keeping the answers in order. */
+export async function inFlight<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
