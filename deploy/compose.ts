@@ -10,7 +10,9 @@ import { type DeployedFunction, isHttp, methodsOf, pathPattern } from './functio
 import {
   CONTAINER_PORT,
   deploymentValues,
+  isRequired,
   PER_CONTAINER,
+  REQUIRED,
   SHARED_VARIABLES,
   type Variable,
   variableMeanings,
@@ -48,6 +50,9 @@ export const STACK_VARIABLES = [
 
 /** A value compose takes from the environment (.env) when set there, else `fallback`. */
 const fromEnv = (name: string, fallback: string) => `\${${name}:-${fallback}}`;
+
+/** A value compose must find in the environment (.env): unset or empty, `docker compose` refuses. */
+const requiredFromEnv = (name: string) => `\${${name}:?set ${name} in .env, see .env.example}`;
 
 const IMAGE = fromEnv('SEATRUSH_IMAGE', 'seatrush:latest');
 const HOSTS = { postgres: 'postgres', redis: 'redis', kafka: 'kafka' };
@@ -134,7 +139,10 @@ export function composeFile(functions: DeployedFunction[]): string {
   const values = composeValues();
   const environment = doc.createNode({
     ...Object.fromEntries(
-      SHARED_VARIABLES.map((variable) => [variable, fromEnv(variable, values[variable])]),
+      SHARED_VARIABLES.map((variable) => [
+        variable,
+        isRequired(variable) ? requiredFromEnv(variable) : fromEnv(variable, values[variable]),
+      ]),
     ),
     NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
   });
@@ -339,15 +347,24 @@ export function envExample(): string {
   const meanings = variableMeanings();
   const line = (name: string, value: string, meaning: string | undefined) =>
     [`# ${meaning || '(not described in README)'}`, `${name}=${value}`].join('\n');
+  const required = (name: Variable) =>
+    [
+      `# ${meanings.get(name) || '(not described in README)'}`,
+      `# REQUIRED, no default: ${REQUIRED[name]}. docker compose refuses to start without it.`,
+      `${name}=`,
+    ].join('\n');
   return [
     `# ${generatedNotice("lib/config.ts' ConfigSchema and README's configuration table")}`,
-    '# Settings of docker-compose.yml: copy to .env and change what you need; unset ones keep these values.',
+    `# Settings of docker-compose.yml: copy to .env and set ${Object.keys(REQUIRED).join(', ')} (required);`,
+    '# change what else you need; unset ones keep these values.',
     '',
     '## The stack',
     ...STACK_VARIABLES.map(({ name, value, meaning }) => line(name, value, meaning)),
     '',
     '## Every function (lib/config.ts)',
-    ...SHARED_VARIABLES.map((variable) => line(variable, values[variable], meanings.get(variable))),
+    ...SHARED_VARIABLES.map((variable) =>
+      isRequired(variable) ? required(variable) : line(variable, values[variable], meanings.get(variable)),
+    ),
     '',
     `## Set per service by docker-compose.yml, not here: ${PER_CONTAINER.join(', ')}`,
     '',

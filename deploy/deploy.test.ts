@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { parse, parseAllDocuments } from 'yaml';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { createFunctionApp } from '../lib/app.ts';
-import { parseConfig } from '../lib/config.ts';
+import { DEV_JWT_SECRET, parseConfig } from '../lib/config.ts';
 import { TOPICS, topicName } from '../lib/kafka/topics.ts';
 import { closeServices } from '../lib/services.ts';
 import { testServices } from '../test/support.ts';
@@ -20,7 +20,7 @@ import { MEMORY_MB, NGINX_CONF, PI_MEMORY_BUDGET_MB, STACK_VARIABLES } from './c
 import { describeFunctions, isHttp, methodsOf, samplePath } from './functions.ts';
 import { functionManifestPaths, generatedFiles, ROOT } from './generate.ts';
 import { BASE_DIR, CONFIG_MAP, SECRET } from './k8s.ts';
-import { CONTAINER_PORT, isSecret, SHARED_VARIABLES, VARIABLES } from './settings.ts';
+import { CONTAINER_PORT, isRequired, isSecret, REQUIRED, SHARED_VARIABLES, VARIABLES } from './settings.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field by the assertions below
 type Json = Record<string, any>;
@@ -32,8 +32,18 @@ const yamlOf = async (path: string): Promise<Json[]> =>
 const NODE_VARIABLES = ['NODE_OPTIONS'];
 const kubectlInstalled = spawnSync('kubectl', ['version', '--client']).status === 0;
 
-/** `${NAME:-default}` as compose reads it when NAME is not set. */
-const composeDefault = (value: string) => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+/** `${NAME:-default}` and `${NAME:?error}` as compose reads them from .env (empty counts as unset). */
+const COMPOSE_VARIABLE = /\$\{(\w+):([-?])([^}]*)\}/g;
+const interpolate = (value: string, dotEnv: Record<string, string> = {}) =>
+  value.replace(COMPOSE_VARIABLE, (_, name: string, kind: string, rest: string) => {
+    if (dotEnv[name]) return dotEnv[name];
+    if (kind === '-') return rest;
+    throw new Error(`docker compose refuses to start: ${rest}`);
+  });
+/** What an operator puts in .env, or in an overlay's Secret, for each REQUIRED setting. */
+const OPERATOR_VALUES = Object.fromEntries(
+  Object.keys(REQUIRED).map((name) => [name, `${name.toLowerCase()}-of-this-deployment-only-0123456789`]),
+);
 const dotenv = (text: string) =>
   Object.fromEntries(
     text
@@ -58,7 +68,7 @@ const find = (kind: string, name: string) =>
   resources.find((resource) => resource.kind === kind && resource.metadata.name === name);
 const configMap = find('ConfigMap', CONFIG_MAP) as Json;
 const secret = find('Secret', SECRET) as Json;
-const clusterConfig = parseConfig({ ...configMap.data, ...secret.stringData });
+const clusterConfig = parseConfig({ ...configMap.data, ...secret.stringData, ...OPERATOR_VALUES });
 
 async function yamlFiles(): Promise<string[]> {
   const k8s = await readdir(`${ROOT}deploy/k8s`, { recursive: true });
@@ -82,6 +92,12 @@ describe('deploy files', () => {
     assert.deepEqual(stale, [], 'out of date; run `npm run deploy:gen`');
     const orphans = (await functionManifestPaths()).filter((path) => !(path in files));
     assert.deepEqual(orphans, [], 'manifests of functions no longer registered; run `npm run deploy:gen`');
+  });
+
+  it('never carry the public development JWT_SECRET', async () => {
+    for (const [path, content] of Object.entries(await generatedFiles())) {
+      assert.ok(!content.includes(DEV_JWT_SECRET), path);
+    }
   });
 
   it('are YAML that reads the same as 1.1 and 1.2 (Compose and kubectl read yes/no/on/off as booleans)', async () => {
@@ -133,7 +149,9 @@ describe('deploy files', () => {
         const environment = compose.services[fn.name].environment as Record<string, string>;
         assert.deepEqual(Object.keys(environment).sort(), [...VARIABLES, ...NODE_VARIABLES].sort());
         const config = parseConfig(
-          Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, composeDefault(v)])),
+          Object.fromEntries(
+            Object.entries(environment).map(([k, v]) => [k, interpolate(v, OPERATOR_VALUES)]),
+          ),
         );
         assert.equal(config.HOST, '0.0.0.0', 'reachable from the gateway');
         assert.equal(config.KAFKA_BROKERS.join(), 'kafka:9092');
@@ -143,7 +161,10 @@ describe('deploy files', () => {
     it('documents in .env.example every variable it reads, with the same defaults', async () => {
       const text = await read('docker-compose.yml');
       const referenced = new Map(
-        [...text.matchAll(/\$\{(\w+):-([^}]*)\}/g)].map(([, name = '', value]) => [name, value]),
+        [...text.matchAll(COMPOSE_VARIABLE)].map(([, name = '', kind, value]) => [
+          name,
+          kind === '?' ? '' : value,
+        ]),
       );
       assert.deepEqual([...referenced.keys()].sort(), Object.keys(envExample).sort());
       for (const [name, value] of referenced) assert.equal(envExample[name], value, name);
@@ -151,7 +172,27 @@ describe('deploy files', () => {
         Object.keys(envExample).sort(),
         [...STACK_VARIABLES.map(({ name }) => name), ...SHARED_VARIABLES].sort(),
       );
-      parseConfig(envExample);
+      parseConfig({ ...envExample, ...OPERATOR_VALUES });
+    });
+
+    it('will not run in production on the public default JWT_SECRET: .env must set it', async () => {
+      assert.ok(isRequired('JWT_SECRET'));
+      const text = await read('.env.example');
+      for (const name of Object.keys(REQUIRED)) {
+        // Documented as required, with no value that would work if .env.example were copied as is.
+        assert.equal(envExample[name], '', `.env.example gives ${name} no value`);
+        assert.match(text, new RegExp(`^# REQUIRED.*\\n${name}=$`, 'm'));
+      }
+      for (const [serviceName, service] of Object.entries(compose.services as Record<string, Json>)) {
+        const environment = service.environment as Record<string, string> | undefined;
+        if (!environment || !('NODE_ENV' in environment)) continue;
+        assert.equal(interpolate(environment.NODE_ENV as string), 'production', serviceName);
+        for (const name of Object.keys(REQUIRED)) {
+          const value = environment[name] as string;
+          assert.throws(() => interpolate(value), /refuses to start/, `${serviceName}: no ${name}, no start`);
+          assert.throws(() => interpolate(value, { [name]: '' }), /refuses to start/, 'empty is unset');
+        }
+      }
     });
 
     it('runs Kafka 3.9 in KRaft without auto-creation, and creates the topics before any consumer starts', () => {
@@ -161,7 +202,7 @@ describe('deploy files', () => {
       assert.equal(kafka.environment.KAFKA_AUTO_CREATE_TOPICS_ENABLE, 'false');
       assert.equal(
         kafka.environment.KAFKA_ADVERTISED_LISTENERS,
-        `PLAINTEXT://${composeDefault(compose.services.events.environment.KAFKA_BROKERS)}`,
+        `PLAINTEXT://${interpolate(compose.services.events.environment.KAFKA_BROKERS)}`,
       );
       assert.deepEqual(compose.services['kafka-topics'].command, [bundleOf('create-topics')]);
       assert.deepEqual(compose.services.migrate.command, [bundleOf('migrate')]);
@@ -191,7 +232,7 @@ describe('deploy files', () => {
         ['gateway'],
       );
       const listen = Number(/listen (\d+);/.exec(nginx)?.[1]);
-      assert.equal(composeDefault(compose.services.gateway.ports[0]), `${envExample.PUBLIC_PORT}:${listen}`);
+      assert.equal(interpolate(compose.services.gateway.ports[0]), `${envExample.PUBLIC_PORT}:${listen}`);
       assert.match(nginx, new RegExp(`proxy_pass http://\\$seatrush_function:${CONTAINER_PORT};`));
 
       const map = [...nginx.matchAll(/^\s+"~(.+)" ([\w-]+);/gm)].map(([, pattern, name]) => ({
@@ -249,6 +290,20 @@ describe('deploy files', () => {
       assert.deepEqual([...names].sort(), [...VARIABLES, ...NODE_VARIABLES].sort());
       for (const name of Object.keys(secret.stringData)) assert.ok(isSecret(name), name);
       for (const name of Object.keys(configMap.data)) assert.ok(!isSecret(name), name);
+    });
+
+    it('will not run in production on the public default JWT_SECRET: the overlay Secret must set it', () => {
+      assert.equal(configMap.data.NODE_ENV, 'production');
+      for (const name of Object.keys(REQUIRED)) {
+        assert.equal(secret.stringData[name], '', `the base Secret gives ${name} no value`);
+        assert.ok(!(name in configMap.data), `${name} comes from the Secret only`);
+      }
+      assert.throws(
+        () => parseConfig({ ...configMap.data, ...secret.stringData }),
+        /config: JWT_SECRET="" is invalid/,
+        'the base alone does not start',
+      );
+      assert.equal(clusterConfig.JWT_SECRET, OPERATOR_VALUES.JWT_SECRET);
     });
 
     it('gives HTTP functions a Service, an autoscaler and Ingress paths that reach only the declaring function', async () => {

@@ -6,7 +6,14 @@
 import { type BundleEntry, bundleOf } from './build.ts';
 import { yamlFile } from './files.ts';
 import { type DeployedFunction, isHttp, pathPattern } from './functions.ts';
-import { CONTAINER_PORT, deploymentValues, isSecret, SHARED_VARIABLES, type Variable } from './settings.ts';
+import {
+  CONTAINER_PORT,
+  deploymentValues,
+  isSecret,
+  REQUIRED,
+  SHARED_VARIABLES,
+  type Variable,
+} from './settings.ts';
 
 export const BASE_DIR = 'deploy/k8s/base';
 export const CONFIG_MAP = 'seatrush-config';
@@ -204,6 +211,8 @@ export function configManifests(): string {
       'Settings of every function (lib/config.ts). The Secret holds placeholders for in-cluster',
       'services named postgres, redis and kafka: replace it in an overlay (secretGenerator with',
       'behavior: replace, or your secret manager) before use.',
+      `${Object.keys(REQUIRED).join(', ')} is empty here: every function refuses to start until the`,
+      'overlay sets it (NODE_ENV is production, where lib/config.ts refuses the public default).',
     ].join('\n'),
   );
 }

@@ -36,8 +36,19 @@ export function schemaDefaults(): Record<Variable, string> {
 }
 
 /**
+ * Settings every deployment must give itself, and how to make one: their ConfigSchema default is
+ * public (in this repository) and lib/config.ts refuses it with NODE_ENV=production, so the
+ * generated files carry no value for them and nothing starts until one is set.
+ */
+export const REQUIRED: Partial<Record<Variable, string>> = {
+  JWT_SECRET: '32 or more random characters, e.g. the output of `openssl rand -base64 48`',
+};
+
+export const isRequired = (variable: string): boolean => variable in REQUIRED;
+
+/**
  * Values a deployment changes from the local-stack defaults: service names instead of 127.0.0.1,
- * production mode. Everything else keeps ConfigSchema's default.
+ * production mode, no value for the REQUIRED settings. Everything else keeps ConfigSchema's default.
  */
 export function deploymentValues(
   hosts: { postgres: string; redis: string; kafka: string },
@@ -49,6 +60,7 @@ export function deploymentValues(
     DATABASE_URL: `postgres://seatrush:seatrush@${hosts.postgres}:5432/seatrush`,
     REDIS_URL: `redis://${hosts.redis}:6379/0`,
     KAFKA_BROKERS: `${hosts.kafka}:9092`,
+    ...Object.fromEntries(Object.keys(REQUIRED).map((variable) => [variable, ''])),
     ...overrides,
   };
 }
