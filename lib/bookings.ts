@@ -1,7 +1,14 @@
 /** How booking outcomes look to clients; shared by book, cancel and booking-status. */
 
 import { ApiError, type ErrorCode } from './errors.ts';
-import type { BookedSeat, RejectionReason } from './events.ts';
+import {
+  type BookedSeat,
+  type BookingCommand,
+  type BookingEvent,
+  encodeEvent,
+  type RejectionReason,
+} from './events.ts';
+import type { Services } from './services.ts';
 
 /** Redis marker of a request accepted but not decided yet (it holds the user id), for booking-status. */
 export const pendingRequestKey = (requestId: string) => `request:${requestId}`;
@@ -79,4 +86,41 @@ export function rejectionError(
       ...(request.requestId ? { request_id: request.requestId } : {}),
     },
   });
+}
+
+/**
+ * Sends a command to `booking-commands` and returns its outcome if it arrives within
+ * BOOK_WAIT_MS (undefined: answer 202). The waiter is registered before the send, so no outcome
+ * slips past; the pending marker lets booking-status answer PENDING meanwhile. If Kafka refuses
+ * the command, `undo` runs (e.g. releasing seat locks) and the answer is 503 with Retry-After.
+ */
+export async function sendCommand(
+  services: Services,
+  command: BookingCommand,
+  options: { wait: boolean; undo?: () => Promise<unknown>; refusal: string },
+): Promise<BookingEvent | undefined> {
+  const { outcomes, kafka, redis, config, logger } = services;
+  const { requestId } = command;
+  const waiting = options.wait
+    ? await outcomes
+        .ready()
+        .then(() => outcomes.expect(requestId, config.BOOK_WAIT_MS))
+        .catch(() => undefined) // without pub/sub the client polls
+    : undefined;
+  try {
+    await Promise.all([
+      kafka.send('bookingCommands', [encodeEvent(command)]),
+      redis.set(pendingRequestKey(requestId), command.userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
+    ]);
+  } catch (error) {
+    waiting?.cancel();
+    await options.undo?.().catch(() => {});
+    await redis.del(pendingRequestKey(requestId)).catch(() => {});
+    logger.error({ err: error, requestId, type: command.type }, 'could not queue the command (Kafka)');
+    throw new ApiError('SERVICE_UNAVAILABLE', {
+      detail: `${options.refusal} (Kafka is unavailable); nothing changed. Retry shortly.`,
+      headers: { 'retry-after': '2' },
+    });
+  }
+  return waiting?.outcome;
 }

@@ -3,16 +3,9 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
 import { assertActsFor, authenticate, type Caller } from '../../lib/auth.ts';
-import {
-  confirmedBody,
-  PENDING_REQUEST_TTL_S,
-  pendingBody,
-  pendingRequestKey,
-  rejectionError,
-  statusUrl,
-} from '../../lib/bookings.ts';
+import { confirmedBody, pendingBody, rejectionError, sendCommand, statusUrl } from '../../lib/bookings.ts';
 import { ApiError } from '../../lib/errors.ts';
-import { type BookingRequested, encodeEvent } from '../../lib/events.ts';
+import type { BookingRequested } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
 import { rateLimit } from '../../lib/rate-limit.ts';
 import type { TakeResult } from '../../lib/seats/cache.ts';
@@ -42,7 +35,7 @@ export const bookSeats = new Hono<AppEnv>().post(
   idempotency(),
   validate('json', BookSeatsBody),
   async (c) => {
-    const { config, seats, kafka, redis, logger } = c.var.services;
+    const { config, seats, logger } = c.var.services;
     const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
     const userId = user_id ?? (c.var.caller as Caller).id;
     assertActsFor(c.var.caller, userId);
@@ -80,8 +73,6 @@ export const bookSeats = new Hono<AppEnv>().post(
       holdToken = null;
     }
 
-    const waiting =
-      respondAsync || holdToken === null ? undefined : await expectOutcome(c.var.services, requestId);
     const command: BookingRequested = {
       type: 'BookingRequested',
       requestId,
@@ -91,24 +82,12 @@ export const bookSeats = new Hono<AppEnv>().post(
       holdToken,
       requestedAt: new Date().toISOString(),
     };
-    try {
-      await Promise.all([
-        kafka.send('bookingCommands', [encodeEvent(command)]),
-        redis.set(pendingRequestKey(requestId), userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
-      ]);
-    } catch (error) {
-      waiting?.cancel();
-      if (holdToken) await seats.release(eventId, seatIds, holdToken).catch(() => {});
-      await redis.del(pendingRequestKey(requestId)).catch(() => {});
-      logger.error({ err: error, requestId }, 'could not queue the booking (Kafka)');
-      throw new ApiError('SERVICE_UNAVAILABLE', {
-        detail:
-          'Bookings cannot be queued right now (Kafka is unavailable); nothing was booked. Retry shortly.',
-        headers: { 'retry-after': '2' },
-      });
-    }
-
-    const outcome = await waiting?.outcome;
+    const outcome = await sendCommand(c.var.services, command, {
+      // Without a hold nothing in Redis will show the outcome soon: let the client poll.
+      wait: !respondAsync && holdToken !== null,
+      undo: async () => holdToken && seats.release(eventId, seatIds, holdToken),
+      refusal: 'Bookings cannot be queued right now',
+    });
     if (outcome?.type === 'BookingConfirmed') return c.json(confirmedBody(outcome, outcome.bookings), 201);
     if (outcome?.type === 'BookingRejected')
       throw rejectionError(outcome.reason, outcome, outcome.offendingSeatIds);
@@ -117,13 +96,3 @@ export const bookSeats = new Hono<AppEnv>().post(
     return c.json(pendingBody(requestId), 202);
   },
 );
-
-/** Registers for the outcome before the command is sent; without pub/sub the client polls. */
-async function expectOutcome(services: AppEnv['Variables']['services'], requestId: string) {
-  try {
-    await services.outcomes.ready();
-    return services.outcomes.expect(requestId, services.config.BOOK_WAIT_MS);
-  } catch {
-    return undefined;
-  }
-}

@@ -4,16 +4,10 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
 import { assertActsFor, authenticate } from '../../lib/auth.ts';
-import {
-  bookingViews,
-  PENDING_REQUEST_TTL_S,
-  pendingBody,
-  pendingRequestKey,
-  statusUrl,
-} from '../../lib/bookings.ts';
+import { bookingViews, pendingBody, sendCommand, statusUrl } from '../../lib/bookings.ts';
 import { bookings, seats } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
-import { type CancelRequested, encodeEvent } from '../../lib/events.ts';
+import type { CancelRequested } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
 import { rateLimit } from '../../lib/rate-limit.ts';
 import { IdParam, validate } from '../../lib/validation.ts';
@@ -44,7 +38,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
   validate('param', Params),
   validate('query', Query),
   async (c) => {
-    const { db, kafka, outcomes, redis, config, logger } = c.var.services;
+    const { db } = c.var.services;
     const { bookingId } = c.req.valid('param');
     const { event_id: eventId, seat_id: seatIds } = c.req.valid('query');
 
@@ -95,26 +89,10 @@ export const cancelBooking = new Hono<AppEnv>().delete(
       bookingIds: live.map((row) => row.bookingId),
       requestedAt: new Date().toISOString(),
     };
-    const waiting = await outcomes
-      .ready()
-      .then(() => outcomes.expect(requestId, config.BOOK_WAIT_MS))
-      .catch(() => undefined);
-    try {
-      await Promise.all([
-        kafka.send('bookingCommands', [encodeEvent(command)]),
-        redis.set(pendingRequestKey(requestId), named.userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
-      ]);
-    } catch (error) {
-      waiting?.cancel();
-      logger.error({ err: error, requestId }, 'could not queue the cancellation (Kafka)');
-      throw new ApiError('SERVICE_UNAVAILABLE', {
-        detail:
-          'Cancellations cannot be queued right now (Kafka is unavailable); nothing changed. Retry shortly.',
-        headers: { 'retry-after': '2' },
-      });
-    }
-
-    const outcome = await waiting?.outcome;
+    const outcome = await sendCommand(c.var.services, command, {
+      wait: true,
+      refusal: 'Cancellations cannot be queued right now',
+    });
     if (outcome?.type === 'BookingCancelled') {
       return c.json({
         request_id: requestId,
