@@ -346,7 +346,9 @@ ${routes.join('\n')}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      # Replaced, not appended to: the functions trust its first address (TRUST_PROXY) for their
+      # per-address rate limit, so a client must not be able to choose it.
+      proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;
       # Server-sent events go out as they are written, and may stay open for long.
       proxy_buffering off;

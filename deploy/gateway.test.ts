@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
 import { closeServices } from '../lib/services.ts';
-import { createTestEvent, testServices } from '../test/support.ts';
-import { NGINX_CONF } from './compose.ts';
+import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
+import { composeValues, NGINX_CONF } from './compose.ts';
 import { ROOT } from './generate.ts';
 import { CONTAINER_PORT } from './settings.ts';
 import { freePort, type Spawned, spawnProcess } from './spawned.ts';
@@ -38,8 +38,17 @@ function localConfig(config: string, listen: number, upstreams: Map<string, stri
   return config;
 }
 
+/** A per-address limit low enough to reach, with compose's TRUST_PROXY, and no per-user limit. */
+const ADDRESS_LIMIT = 2;
+
 describe('the compose gateway (nginx)', { skip: nginxInstalled ? false : 'nginx is not installed' }, () => {
-  const services = testServices({ KAFKA_PREFIX: PREFIX });
+  const services = testServices({
+    KAFKA_PREFIX: PREFIX,
+    TRUST_PROXY: composeValues().TRUST_PROXY,
+    RATE_LIMIT_PER_ADDRESS: String(ADDRESS_LIMIT),
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_WINDOW_S: '60',
+  });
   const running = new Map<string, RunningFunctions>();
   let gateway: Spawned;
   let url: string;
@@ -93,6 +102,31 @@ describe('the compose gateway (nginx)', { skip: nginxInstalled ? false : 'nginx 
     assert.equal(response.status, 404);
     assert.equal(response.headers.get('content-type'), 'application/problem+json');
     assert.equal(((await response.json()) as { status: number }).status, 404);
+  });
+
+  it('gives the functions the client address: a forged X-Forwarded-For does not escape the per-address limit', async () => {
+    const book = FUNCTIONS.find((definition) => definition.name === 'book');
+    if (!book) return;
+    // Earlier runs' counts for this address (127.0.0.1) are still inside their window.
+    const stale = await services.redis.keys('ratelimit:book:address:*');
+    if (stale.length > 0) await services.redis.del(...stale);
+    const [userId = 0] = await createTestUsers(services, 1);
+    const statuses = [];
+    for (let i = 0; i <= ADDRESS_LIMIT; i++) {
+      const response = await fetch(`${url}/bookings/book`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-forwarded-for': `203.0.113.${i + 1}`,
+          ...(await bearer(userId)),
+        },
+        body: '{}',
+      });
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    // Counted (then refused as an invalid body) until the limit, whatever address each one claims.
+    assert.deepEqual(statuses, [...Array(ADDRESS_LIMIT).fill(400), 429]);
   });
 
   it('answers 503 with Retry-After, as a problem, while a function is down', async () => {

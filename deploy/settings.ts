@@ -48,7 +48,11 @@ export const isRequired = (variable: string): boolean => variable in REQUIRED;
 
 /**
  * Values a deployment changes from the local-stack defaults: service names instead of 127.0.0.1,
- * production mode, no value for the REQUIRED settings. Everything else keeps ConfigSchema's default.
+ * production mode, no value for the REQUIRED settings, and the client address taken from
+ * X-Forwarded-For: every request comes through a proxy (compose's gateway, the cluster's
+ * ingress-nginx) that replaces that header with the address it sees, so without it every client
+ * would share the proxy's address and one per-address rate limit. Everything else keeps
+ * ConfigSchema's default.
  */
 export function deploymentValues(
   hosts: { postgres: string; redis: string; kafka: string },
@@ -60,6 +64,7 @@ export function deploymentValues(
     DATABASE_URL: `postgres://seatrush:seatrush@${hosts.postgres}:5432/seatrush`,
     REDIS_URL: `redis://${hosts.redis}:6379/0`,
     KAFKA_BROKERS: `${hosts.kafka}:9092`,
+    TRUST_PROXY: 'true',
     ...Object.fromEntries(Object.keys(REQUIRED).map((variable) => [variable, ''])),
     ...overrides,
   };
