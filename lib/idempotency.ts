@@ -29,7 +29,9 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       });
     }
     const { redis, logger, config } = c.var.services;
-    const storeKey = `idempotency:${createHash('sha256').update(`${c.var.caller?.id ?? ''} ${c.req.method} ${c.req.path} ${key}`).digest('hex')}`;
+    const storeKey = `idempotency:${createHash('sha256')
+      .update(`${c.var.caller?.id ?? ''} ${c.req.method} ${c.req.path} ${key}`)
+      .digest('hex')}`;
     const fingerprint = createHash('sha256')
       .update(await c.req.text())
       .digest('hex');
