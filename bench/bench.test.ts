@@ -1,0 +1,172 @@
+/** The bench's own parts: the obvious design's endpoint against the real Postgres, its invariants, the demand. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Hono } from 'hono';
+import type { AppEnv } from '../lib/app.ts';
+import { authenticate } from '../lib/auth.ts';
+import { closeServices, type Services } from '../lib/services.ts';
+import { createTestEvent, createTestUsers, testServices } from '../test/support.ts';
+import { baselineApp } from './baseline/app.ts';
+import { checkBaselineInvariants } from './database.ts';
+import { planDemand } from './demand.ts';
+import { longestRun } from './floors/postgres.ts';
+import { readProc } from './procstat.ts';
+import { percentiles, replaceLatest } from './report.ts';
+import { userToken } from './token.ts';
+
+describe('the obvious design (bench/baseline)', () => {
+  const services = testServices();
+  const secret = 'a-test-secret-of-at-least-32-characters';
+  const app = baselineApp(services.db.$client, { jwtSecret: secret });
+  let users: number[];
+
+  before(async () => {
+    users = await createTestUsers(services, 3);
+  });
+  after(() => closeServices(services));
+
+  const book = async (body: Record<string, unknown>, token = userToken(secret, Number(body.user_id))) => {
+    const response = await app.request('/bookings/book', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('books all the seats in one transaction and answers 409 naming the taken ones', async () => {
+    const event = await createTestEvent(services, 4);
+    const [a, b, c] = event.seatIds as [number, number, number];
+    const [u1, u2, u3] = users as [number, number, number];
+    const first = await book({ user_id: u1, event_id: event.eventId, seat_ids: [a, b] });
+    assert.equal(first.status, 201);
+    const bookings = first.body.bookings as { id: number; seat_id: number; seat_number: string }[];
+    assert.deepEqual(
+      bookings.map((booking) => [booking.seat_id, booking.seat_number]),
+      [
+        [a, 'A1'],
+        [b, 'A2'],
+      ],
+    );
+
+    const second = await book({ user_id: u2, event_id: event.eventId, seat_ids: [c, b] });
+    assert.equal(second.status, 409);
+    assert.deepEqual(second.body.taken_seat_ids, [b]);
+    const third = await book({ user_id: u3, event_id: event.eventId, seat_ids: [c] });
+    assert.equal(third.status, 201, 'the refused request left seat c free');
+
+    const answers = [
+      { status: 201, userId: u1, seatIds: [a, b], bookingIds: bookings.map((booking) => booking.id) },
+      { status: 409, userId: u2, seatIds: [c, b] },
+      {
+        status: 201,
+        userId: u3,
+        seatIds: [c],
+        bookingIds: (third.body.bookings as { id: number }[]).map((booking) => booking.id),
+      },
+    ];
+    assert.deepEqual(await checkBaselineInvariants(services.db.$client, event.eventId, answers), []);
+    // The checker does see a broken promise: a 201 whose booking is not there, a 409 that booked.
+    const broken = await checkBaselineInvariants(services.db.$client, event.eventId, [
+      { status: 201, userId: u1, seatIds: [a], bookingIds: [2_000_000_000] },
+      { status: 409, userId: u3, seatIds: [c] },
+    ]);
+    assert.equal(broken.length, 2);
+    assert.match(broken[0] as string, /invariant 2/);
+    assert.match(broken[1] as string, /invariant 3/);
+  });
+
+  it('needs a valid token of the booking user (401, 403)', async () => {
+    const event = await createTestEvent(services, 1);
+    const body = { user_id: users[0], event_id: event.eventId, seat_ids: event.seatIds };
+    assert.equal(
+      (await book(body, userToken('another-secret-of-at-least-32-chars', users[0] as number))).status,
+      401,
+    );
+    assert.equal((await book(body, userToken(secret, users[1] as number))).status, 403);
+    assert.equal((await book(body)).status, 201);
+  });
+
+  it('refuses seats of another event (422) and bad bodies (400), booking nothing', async () => {
+    const event = await createTestEvent(services, 2);
+    const other = await createTestEvent(services, 1);
+    const foreign = await book({ user_id: users[0], event_id: event.eventId, seat_ids: [other.seatIds[0]] });
+    assert.equal(foreign.status, 422);
+    assert.deepEqual(foreign.body.unknown_seat_ids, [other.seatIds[0]]);
+    assert.equal((await book({ user_id: users[0], event_id: event.eventId, seat_ids: [] })).status, 400);
+    assert.equal(
+      (await book({ user_id: 'x', event_id: event.eventId, seat_ids: [1] }, userToken(secret, 1))).status,
+      400,
+    );
+    const { rows } = await services.db.$client.query(
+      'select count(*)::int as n from bookings where event_id = any($1)',
+      [[event.eventId, other.eventId]],
+    );
+    assert.equal(rows[0].n, 0);
+  });
+});
+
+describe('bench helpers', () => {
+  it('plans the same skewed demand every time: 1–4 adjacent seats of one row, front rows wanted most', () => {
+    const options = {
+      seats: 1_000,
+      seatsPerRow: 50,
+      requests: 5_000,
+      minSeats: 1,
+      maxSeats: 4,
+      skew: 2,
+      seed: 7,
+    };
+    const demand = planDemand(options);
+    assert.deepEqual(planDemand(options), demand);
+    const perRow = new Array<number>(20).fill(0);
+    for (const [user, wanted] of demand.entries()) {
+      assert.equal(wanted.user, user);
+      assert.ok(wanted.seats.length >= 1 && wanted.seats.length <= 4);
+      const row = Math.floor((wanted.seats[0] as number) / 50);
+      assert.ok(wanted.seats.every((seat, i) => seat === (wanted.seats[0] as number) + i && seat < 1_000));
+      assert.equal(Math.floor((wanted.seats.at(-1) as number) / 50), row, 'one row');
+      perRow[row] = (perRow[row] ?? 0) + 1;
+    }
+    assert.ok((perRow[0] as number) > 3 * (perRow[19] as number), `front row wanted most: ${perRow}`);
+  });
+
+  it('computes nearest-rank percentiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    assert.deepEqual(percentiles(values), { p50: 50, p95: 95, p99: 99, max: 100 });
+    assert.equal(percentiles([]), undefined);
+  });
+
+  it('finds the longest block of consecutive ids', () => {
+    assert.deepEqual(longestRun([9, 1, 2, 3, 7, 8, 10, 11]), [7, 8, 9, 10, 11]);
+  });
+
+  it('reads its own CPU and memory from /proc', () => {
+    const sample = readProc(process.pid);
+    assert.ok(sample && sample.cpu > 0 && sample.privateBytes > 0);
+  });
+
+  it("signs tokens the functions' authenticate() accepts", async () => {
+    const secret = 'a-test-secret-of-at-least-32-characters';
+    const app = new Hono<AppEnv>()
+      .use(async (c, next) => {
+        c.set('services', { config: { JWT_SECRET: secret } } as unknown as Services);
+        await next();
+      })
+      .get('/', authenticate(), (c) => c.json(c.var.caller));
+    const response = await app.request('/', {
+      headers: { authorization: `Bearer ${userToken(secret, 42)}` },
+    });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { id: 42, role: 'user' });
+  });
+
+  it('replaces only the table between the README markers', () => {
+    const readme = 'a\n<!-- bench:latest:start -->\nold\n<!-- bench:latest:end -->\nb\n';
+    assert.equal(
+      replaceLatest(readme, 'new'),
+      'a\n<!-- bench:latest:start -->\nnew\n<!-- bench:latest:end -->\nb\n',
+    );
+    assert.equal(replaceLatest('no markers', 'new'), undefined);
+  });
+});

@@ -1,0 +1,194 @@
+/** The benchmark's flags: every number of the scenario, with the defaults of issue 6. */
+import { parseArgs } from 'node:util';
+
+export type LoadMode = 'async' | 'wait';
+export type Phase = 'system' | 'baseline' | 'floors';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Seats of the event (S). */
+  seats: number;
+  seatsPerRow: number;
+  /** Booking requests (N), each from its own user. */
+  requests: number;
+  /** Concurrent HTTP connections of the load generator (C). */
+  connections: number;
+  /** Offered requests/s (open loop) for the measured runs; 0: as fast as the target takes them. */
+  rate: number;
+  minSeats: number;
+  maxSeats: number;
+  /** How strongly demand favours the front rows: row = floor(rows × u^skew), u uniform in [0, 1). */
+  skew: number;
+  seed: number;
+  /** `async`: `Prefer: respond-async` (answer = the accept path); `wait`: the client waits for 201. */
+  modes: LoadMode[];
+  phases: Phase[];
+  /** Rounds of system + obvious design; the report shows each design's median round. */
+  rounds: number;
+  /** pg pool of the obvious design's endpoint. */
+  baselinePool: number;
+  /** Concurrent clients of the one-booking-per-commit floor (pgbench -c). */
+  floorClients: number;
+  /** Bookings the Postgres floor commits (one per transaction). */
+  floorBookings: number;
+  /** Requests of the warm-up run before each measured one (0: none). */
+  warmup: number;
+  /** Requests sent to the no-op endpoint. */
+  noopRequests: number;
+  databaseUrl: string;
+  redisUrl: string;
+  kafkaBrokers: string;
+  /** Topic and group prefix; each run adds its own id under it, and deletes its topics at the end. */
+  kafkaPrefix: string;
+  /** Settings handed to every function process (KEY=VALUE), after the bench defaults. */
+  systemEnv: Record<string, string>;
+  /** How long to wait for the system to decide everything and go quiet after the burst. */
+  settleTimeoutMs: number;
+  sampleMs: number;
+  /** Write a V8 CPU profile of every function process into this directory. */
+  cpuProf: string | undefined;
+  outDir: string;
+  /** Update the README's benchmark table (default: for full-size runs only). */
+  readme: boolean;
+}
+
+/** What the functions run with unless --env says otherwise (documented in the README). */
+export const SYSTEM_ENV_DEFAULTS: Record<string, string> = {
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'warn',
+  // Every request comes from the one load generator's address, standing for 60,000 buyers; the
+  // per-user limit stays on.
+  RATE_LIMIT_PER_ADDRESS: '0',
+};
+
+const USAGE = `npm run bench -- [flags]
+  --quick                 a small run for checking a change (about a minute)
+  --seats S               seats of the event                    (20000; quick 5000)
+  --seats-per-row R       seats per row                         (50)
+  --requests N            booking requests, one user each       (60000; quick 15000)
+  --connections C         load generator connections            (256)
+  --rate R                offer R requests/s (open loop) instead of as fast as taken (0)
+  --min-seats/--max-seats seats per request                     (1..4)
+  --skew K                front-row skew, row = rows*u^K        (2)
+  --seed X                demand seed                           (1)
+  --mode async|wait|both  Prefer: respond-async, waiting for 201, or both (both)
+  --only system,baseline,floors                                 (all)
+  --rounds K              alternate system and obvious design K times; report the median (1)
+  --baseline-pool P       pg pool of the obvious design         (10, its best here)
+  --floor-clients K       clients of the Postgres floor         (20, its best here)
+  --floor-bookings B      bookings the Postgres floor commits   (min(S, 20000))
+  --noop-requests M       requests to the no-op endpoint        (N)
+  --warmup W              requests of the warm-up before each measured run (6000)
+  --database-url URL      (postgres://postgres@127.0.0.1:5432/seatrush_bench)
+  --redis-url URL         (redis://127.0.0.1:6379/14)
+  --kafka-brokers LIST    (127.0.0.1:9092)
+  --kafka-prefix P        (bench.)
+  --env KEY=VALUE         a setting for every function process (repeatable)
+  --settle-timeout-ms T   wait for the system to decide everything (120000)
+  --sample-ms T           /proc sampling interval                (250)
+  --cpu-prof DIR          V8 CPU profile of every function process into DIR
+  --out DIR               results directory                     (bench/results)
+  --readme / --no-readme  update README's table (default: only for full-size runs)`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      seats: { type: 'string' },
+      'seats-per-row': { type: 'string' },
+      requests: { type: 'string' },
+      connections: { type: 'string' },
+      rate: { type: 'string' },
+      'min-seats': { type: 'string' },
+      'max-seats': { type: 'string' },
+      skew: { type: 'string' },
+      seed: { type: 'string' },
+      mode: { type: 'string' },
+      only: { type: 'string' },
+      rounds: { type: 'string' },
+      'baseline-pool': { type: 'string' },
+      'floor-clients': { type: 'string' },
+      'floor-bookings': { type: 'string' },
+      'noop-requests': { type: 'string' },
+      warmup: { type: 'string' },
+      'database-url': { type: 'string' },
+      'redis-url': { type: 'string' },
+      'kafka-brokers': { type: 'string' },
+      'kafka-prefix': { type: 'string' },
+      env: { type: 'string', multiple: true },
+      'settle-timeout-ms': { type: 'string' },
+      'sample-ms': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+      readme: { type: 'boolean' },
+      'no-readme': { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const int = (name: string, raw: string | undefined, fallback: number, min = 1) => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+    return value;
+  };
+  const seats = int('seats', values.seats, quick ? 5_000 : 20_000);
+  const requests = int('requests', values.requests, quick ? 15_000 : 60_000);
+  const baselinePool = int('baseline-pool', values['baseline-pool'], 10);
+  const minSeats = int('min-seats', values['min-seats'], 1);
+  const maxSeats = int('max-seats', values['max-seats'], 4);
+  if (maxSeats < minSeats) throw new Error('--max-seats must be ≥ --min-seats');
+  const seatsPerRow = int('seats-per-row', values['seats-per-row'], 50);
+  if (maxSeats > seatsPerRow) throw new Error('--max-seats must fit in a row');
+  const skew = values.skew === undefined ? 2 : Number(values.skew);
+  if (!(skew > 0)) throw new Error('--skew must be a positive number');
+  const mode = values.mode ?? 'both';
+  if (!['async', 'wait', 'both'].includes(mode)) throw new Error('--mode must be async, wait or both');
+  const phases = (values.only ?? 'system,baseline,floors').split(',').map((phase) => phase.trim());
+  for (const phase of phases) {
+    if (!['system', 'baseline', 'floors'].includes(phase))
+      throw new Error(`--only: unknown phase ${phase} (system, baseline, floors)`);
+  }
+  const systemEnv: Record<string, string> = { ...SYSTEM_ENV_DEFAULTS };
+  for (const pair of values.env ?? []) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--env ${pair}: expected KEY=VALUE`);
+    systemEnv[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return {
+    quick,
+    seats,
+    seatsPerRow,
+    requests,
+    connections: int('connections', values.connections, 256),
+    rate: int('rate', values.rate, 0, 0),
+    minSeats,
+    maxSeats,
+    skew,
+    seed: int('seed', values.seed, 1, 0),
+    modes: mode === 'both' ? ['async', 'wait'] : [mode as LoadMode],
+    phases: phases as Phase[],
+    rounds: int('rounds', values.rounds, 1),
+    baselinePool,
+    floorClients: int('floor-clients', values['floor-clients'], 20),
+    floorBookings: Math.min(seats, int('floor-bookings', values['floor-bookings'], Math.min(seats, 20_000))),
+    warmup: int('warmup', values.warmup, 6_000, 0),
+    noopRequests: int('noop-requests', values['noop-requests'], requests),
+    databaseUrl: values['database-url'] ?? 'postgres://postgres@127.0.0.1:5432/seatrush_bench',
+    redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379/14',
+    kafkaBrokers: values['kafka-brokers'] ?? '127.0.0.1:9092',
+    kafkaPrefix: values['kafka-prefix'] ?? 'bench.',
+    systemEnv,
+    settleTimeoutMs: int('settle-timeout-ms', values['settle-timeout-ms'], 120_000),
+    sampleMs: int('sample-ms', values['sample-ms'], 250, 10),
+    cpuProf: values['cpu-prof'],
+    outDir: values.out ?? new URL('./results', import.meta.url).pathname,
+    readme: values['no-readme'] ? false : (values.readme ?? !quick),
+  };
+}

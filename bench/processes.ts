@@ -1,0 +1,76 @@
+/** Child processes of the bench: each function, the obvious design, the floors and the load generator. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+export interface Started {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** Where it listens, from its "listening on http://..." line. */
+  url: string;
+}
+
+/**
+ * Starts `node --import tsx <script>` with `env` (on top of this process's environment), its
+ * stdout and stderr in `<logDir>/<name>.log`, and resolves once it prints where it listens.
+ */
+export async function startProcess(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  options: { logDir: string; nodeArgs?: string[]; timeoutMs?: number },
+): Promise<Started> {
+  const log = openSync(join(options.logDir, `${name}.log`), 'a');
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, script)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', log, 'pipe'],
+    },
+  );
+  closeSync(log);
+  let stderr = '';
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${name} did not start within ${options.timeoutMs ?? 60_000} ms: ${stderr}`)),
+        options.timeoutMs ?? 60_000,
+      );
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /listening on (http:\/\/[\w.:[\]-]+)/.exec(stderr);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code ?? signal}) before listening: ${stderr.trim()}`));
+      });
+    });
+    // Keep draining stderr so a chatty child never blocks on a full pipe.
+    child.stderr?.removeAllListeners('data');
+    child.stderr?.resume();
+    return { name, child, pid: child.pid as number, url };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** SIGTERM (a function finishes its batch and leaves its group), then SIGKILL after `graceMs`. */
+export async function stopProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
