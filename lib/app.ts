@@ -126,15 +126,30 @@ function jsonBodies(maxBytes: number): MiddlewareHandler<AppEnv>[] {
       }
       await next();
     },
-    bodyLimit({
-      maxSize: maxBytes,
-      onError: () => {
-        throw new ApiError('PAYLOAD_TOO_LARGE', {
-          detail: `The request body must be at most ${maxBytes} bytes`,
-        });
-      },
-    }),
+    declaredLengthOrBodyLimit(maxBytes),
   ];
+}
+
+/**
+ * A declared Content-Length is checked from the header alone; hono's bodyLimit, which makes the
+ * node adapter build a full Web Request and stream for every request, only counts chunked bodies.
+ */
+function declaredLengthOrBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const tooLarge = () =>
+    new ApiError('PAYLOAD_TOO_LARGE', { detail: `The request body must be at most ${maxBytes} bytes` });
+  const countingLimit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  return async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined)
+      return countingLimit(c, next);
+    if (Number(length) > maxBytes) throw tooLarge();
+    await next();
+  };
 }
 
 /**

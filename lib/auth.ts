@@ -24,9 +24,30 @@ const Claims = v.object({
  * Requires `Authorization: Bearer <JWT>` (HS256, JWT_SECRET) and puts the caller on the context
  * as `c.var.caller`. Missing, expired or forged: 401.
  */
+/**
+ * The HMAC key imported once per secret: hono/jwt would import it again on every request, which
+ * is a large part of verifying a token on the booking hot path.
+ */
+const verifiers = new Map<string, MiddlewareHandler>();
+async function verifierFor(secret: string): Promise<MiddlewareHandler> {
+  let verify = verifiers.get(secret);
+  if (!verify) {
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+    verify = jwt({ secret: key, alg: 'HS256' });
+    verifiers.set(secret, verify);
+  }
+  return verify;
+}
+
 export function authenticate(): MiddlewareHandler<AppEnv> {
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const verify = jwt({ secret: c.var.services.config.JWT_SECRET, alg: 'HS256' });
+    const verify = await verifierFor(c.var.services.config.JWT_SECRET);
     await verify(c, async () => {
       const claims = v.safeParse(Claims, c.get('jwtPayload'));
       if (!claims.success) {

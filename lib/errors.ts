@@ -33,7 +33,11 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
+    // A client error is an answer, not a fault: no stack to capture (every 409 of a sale makes one).
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (ERROR_CODES[code].status < 500) Error.stackTraceLimit = 0;
     super(options.detail ?? ERROR_CODES[code].title, { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
     this.extensions = options.extensions ?? {};
     this.headers = options.headers ?? {};

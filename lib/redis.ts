@@ -18,6 +18,8 @@ export function createRedis(
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    // Commands issued in the same tick by concurrent requests go out in one write.
+    enableAutoPipelining: !options.subscriber,
   });
   // Connection errors are reported by the commands that fail; the client reconnects by itself.
   redis.on('error', () => {});

@@ -31,7 +31,9 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
     const pending = commands.filter((command) => !decided.has(command.requestId));
     const fresh = pending.length ? decide(pending, await loadContext(tx, pending)) : [];
     const bookedSeats = fresh.length ? await applyDecisions(tx, fresh) : new Map<string, BookedSeat[]>();
-    for (const [id, seats] of await bookedSeatsOf(tx, [...decided.values()])) bookedSeats.set(id, seats);
+    if (decided.size > 0) {
+      for (const [id, seats] of await bookedSeatsOf(tx, [...decided.values()])) bookedSeats.set(id, seats);
+    }
     return { decided, fresh, bookedSeats };
   });
 
