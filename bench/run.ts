@@ -520,6 +520,20 @@ async function consumerLag(context: Context): Promise<number> {
   return lag;
 }
 
+/** Confirmed bookings per second, from the first request sent to the last confirmation seen. */
+function confirmedRate(
+  confirmations: { bookings: number; requests: number; lastAt?: number | null },
+  result: { firstSentAt: number; lastAnsweredAt: number },
+): NonNullable<RunReport['confirmed']> {
+  const spanS = ((confirmations.lastAt ?? result.lastAnsweredAt) - result.firstSentAt) / 1000;
+  return {
+    bookings: confirmations.bookings,
+    requests: confirmations.requests,
+    spanS: +spanS.toFixed(3),
+    bookingsPerS: Math.round(confirmations.bookings / spanS),
+  };
+}
+
 async function systemReport(
   context: Context,
   name: string,
@@ -538,13 +552,7 @@ async function systemReport(
     usage,
   );
   const confirmations = await systemConfirmations(pool, event.eventId);
-  const spanS = ((confirmations.lastAt ?? result.lastAnsweredAt) - result.firstSentAt) / 1000;
-  report.confirmed = {
-    bookings: confirmations.bookings,
-    requests: confirmations.requests,
-    spanS: +spanS.toFixed(3),
-    bookingsPerS: Math.round(confirmations.bookings / spanS),
-  };
+  report.confirmed = confirmedRate(confirmations, result);
   const decisions = await requestToDecision(pool, event.eventId);
   const sentAt = new Map(
     result.answers.flatMap((answer) =>
@@ -626,13 +634,7 @@ async function benchBaseline(context: Context): Promise<RunReport> {
     });
     const report = loadReport(name, '201 = confirmed (committed)', result, usage);
     const confirmations = await baselineConfirmations(pool, event.eventId);
-    const spanS = ((confirmations.lastAt ?? result.lastAnsweredAt) - result.firstSentAt) / 1000;
-    report.confirmed = {
-      bookings: confirmations.bookings,
-      requests: confirmations.requests,
-      spanS: +spanS.toFixed(3),
-      bookingsPerS: Math.round(confirmations.bookings / spanS),
-    };
+    report.confirmed = confirmedRate(confirmations, result);
     // The booking is committed before its 201 leaves, so the 201's latency is request → confirmation.
     report.confirmationMs = {
       sentToVisible: percentiles(result.answers.filter((a) => a.status === 201).map((a) => a.latencyMs)),
