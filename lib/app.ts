@@ -9,6 +9,10 @@ import type { Logger } from './logger.ts';
 import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
 
+/**
+ * What handlers find on the context. Read it with `c.get(name)`: `c.var` copies every variable
+ * into a new object on each access, a cost the booking hot path pays many times per request.
+ */
 export type AppEnv = {
   Variables: {
     services: Services;
@@ -59,7 +63,7 @@ export function newApp(options: {
   app.use(requestId());
   app.use(async (c, next) => {
     const started = performance.now();
-    const logger = services.logger.child({ fn: name, requestId: c.var.requestId });
+    const logger = services.logger.child({ fn: name, requestId: c.get('requestId') });
     c.set('services', services);
     c.set('logger', logger);
     await next();
@@ -96,7 +100,7 @@ export function answerWithProblems(app: Hono<AppEnv>, logger: Logger): void {
   });
   app.onError((thrown, c) => {
     const error = toApiError(thrown);
-    if (error.status >= 500) (c.var.logger ?? logger).error({ err: thrown }, 'request failed');
+    if (error.status >= 500) (c.get('logger') ?? logger).error({ err: thrown }, 'request failed');
     return c.json(problemOf(error, c.req.path), error.status, {
       ...error.headers,
       'content-type': 'application/problem+json',

@@ -15,7 +15,7 @@ export interface FunctionDefinition {
   trigger: Trigger;
   /** What /readyz checks and what must answer before the function starts. */
   needs: readonly Dependency[];
-  /** The route modules of the function, each a small Hono app using `c.var.services`. */
+  /** The route modules of the function, each a small Hono app using `c.get('services')`. */
   routes: readonly Hono<AppEnv>[];
 }
 

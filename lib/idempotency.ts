@@ -28,9 +28,9 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
         extensions: { errors: [{ path: 'header.idempotency-key', message: 'invalid key' }] },
       });
     }
-    const { redis, logger, config } = c.var.services;
+    const { redis, logger, config } = c.get('services');
     const storeKey = `idempotency:${createHash('sha256')
-      .update(`${c.var.caller?.id ?? ''} ${c.req.method} ${c.req.path} ${key}`)
+      .update(`${c.get('caller')?.id ?? ''} ${c.req.method} ${c.req.path} ${key}`)
       .digest('hex')}`;
     const fingerprint = createHash('sha256')
       .update(await c.req.text())

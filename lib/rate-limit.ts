@@ -55,7 +55,7 @@ function limiterFor(redis: Redis, name: string, max: number, windowSeconds: numb
 
 /** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the socket's. */
 export function clientAddress(c: Context<AppEnv>): string {
-  if (c.var.services.config.TRUST_PROXY) {
+  if (c.get('services').config.TRUST_PROXY) {
     const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
     if (forwarded) return forwarded;
   }
@@ -74,23 +74,19 @@ export function clientAddress(c: Context<AppEnv>): string {
  */
 export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { config, redis, logger } = c.var.services;
+    const { config, redis, logger } = c.get('services');
     const window = config.RATE_LIMIT_WINDOW_S;
-    const checks = [
-      {
-        scope: 'user',
-        max: config.RATE_LIMIT_PER_USER,
-        id: c.var.caller ? String(c.var.caller.id) : undefined,
-      },
-      { scope: 'address', max: config.RATE_LIMIT_PER_ADDRESS, id: clientAddress(c) },
-    ].filter((check) => check.max > 0 && check.id !== undefined);
+    const caller = c.get('caller');
+    const checks: { scope: string; max: number; id: string }[] = [];
+    if (config.RATE_LIMIT_PER_USER > 0 && caller)
+      checks.push({ scope: 'user', max: config.RATE_LIMIT_PER_USER, id: String(caller.id) });
+    if (config.RATE_LIMIT_PER_ADDRESS > 0)
+      checks.push({ scope: 'address', max: config.RATE_LIMIT_PER_ADDRESS, id: clientAddress(c) });
 
     let tightest: { limit: number; remaining: number; reset: number; success: boolean } | undefined;
     try {
       const results = await Promise.all(
-        checks.map((check) =>
-          limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(check.id as string),
-        ),
+        checks.map((check) => limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(check.id)),
       );
       for (const result of results) {
         if (!tightest || !result.success || result.remaining < tightest.remaining) {

@@ -10,7 +10,7 @@ import { SeatCache } from './seats/cache.ts';
 export type Dependency = 'postgres' | 'redis' | 'kafka';
 
 /**
- * What a function's handlers reach through `c.var.services`. Clients connect lazily, so a
+ * What a function's handlers reach through `c.get('services')`. Clients connect lazily, so a
  * function that never touches Kafka never opens a connection to it; tests may pass their own.
  */
 export interface Services {

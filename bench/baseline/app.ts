@@ -62,7 +62,7 @@ export function baselineApp(pool: pg.Pool, options: { jwtSecret: string }): Hono
     }
     const body = parseBody(raw);
     if (typeof body === 'string') return problem(400, 'Bad request', body);
-    const caller = c.var.caller;
+    const caller = c.get('caller');
     if (caller?.role !== 'admin' && caller?.id !== body.user_id)
       return problem(
         403,

@@ -35,10 +35,10 @@ export const bookSeats = new Hono<AppEnv>().post(
   idempotency(),
   validate('json', BookSeatsBody),
   async (c) => {
-    const { config, seats, logger } = c.var.services;
+    const { config, seats, logger } = c.get('services');
     const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
-    const userId = user_id ?? (c.var.caller as Caller).id;
-    assertActsFor(c.var.caller, userId);
+    const userId = user_id ?? (c.get('caller') as Caller).id;
+    assertActsFor(c.get('caller'), userId);
     if (seatIds.length > config.MAX_SEATS_PER_REQUEST) {
       throw new ApiError('BAD_REQUEST', {
         detail: `At most ${config.MAX_SEATS_PER_REQUEST} seats can be booked in one request`,
@@ -82,7 +82,7 @@ export const bookSeats = new Hono<AppEnv>().post(
       holdToken,
       requestedAt: new Date().toISOString(),
     };
-    const outcome = await sendCommand(c.var.services, command, {
+    const outcome = await sendCommand(c.get('services'), command, {
       // Without a hold nothing in Redis will show the outcome soon: let the client poll.
       wait: !respondAsync && holdToken !== null,
       undo: async () => holdToken && seats.release(eventId, seatIds, holdToken),

@@ -20,7 +20,7 @@ import { applyDecisions, bookedSeatsOf, type DecidedRequest, findDecided, loadCo
  * replay re-announces what was decided instead of deciding it again.
  */
 export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
-  const { db, kafka, logger } = c.var.services;
+  const { db, kafka, logger } = c.get('services');
   const commands = parseCommands(c.req.valid('json').messages);
 
   const { decided, fresh, bookedSeats } = await db.transaction(async (tx) => {

@@ -19,16 +19,16 @@ export const getRequestStatus = new Hono<AppEnv>().get(
   authenticate(),
   validate('param', Params),
   async (c) => {
-    const { db, redis } = c.var.services;
+    const { db, redis } = c.get('services');
     const { requestId } = c.req.valid('param');
     const [request] = await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId));
     if (!request) {
       const pendingFor = await redis.get(pendingRequestKey(requestId)).catch(() => null);
       if (pendingFor === null) throw new ApiError('NOT_FOUND', { detail: `No booking request ${requestId}` });
-      assertActsFor(c.var.caller, Number(pendingFor));
+      assertActsFor(c.get('caller'), Number(pendingFor));
       return c.json(pendingBody(requestId));
     }
-    assertActsFor(c.var.caller, request.userId);
+    assertActsFor(c.get('caller'), request.userId);
 
     const base = {
       request_id: request.id,

@@ -38,7 +38,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
   validate('param', Params),
   validate('query', Query),
   async (c) => {
-    const { db } = c.var.services;
+    const { db } = c.get('services');
     const { bookingId } = c.req.valid('param');
     const { event_id: eventId, seat_id: seatIds } = c.req.valid('query');
 
@@ -66,7 +66,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
         detail: `No booking ${bookingId}${eventId ? ` for event ${eventId}` : ''}`,
       });
     }
-    assertActsFor(c.var.caller, named.userId);
+    assertActsFor(c.get('caller'), named.userId);
     const targets = seatIds ? rows.filter((row) => seatIds.includes(row.seatId)) : [named];
     const unmatched = (seatIds ?? []).filter((seatId) => !targets.some((row) => row.seatId === seatId));
     if (unmatched.length > 0 || !targets.includes(named)) {
@@ -89,7 +89,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
       bookingIds: live.map((row) => row.bookingId),
       requestedAt: new Date().toISOString(),
     };
-    const outcome = await sendCommand(c.var.services, command, {
+    const outcome = await sendCommand(c.get('services'), command, {
       wait: true,
       refusal: 'Cancellations cannot be queued right now',
     });

@@ -42,14 +42,14 @@ export const getEventSeats = new Hono<AppEnv>().get(
   async (c) => {
     const { eventId } = c.req.valid('param');
     if (eventId !== '*') {
-      const found = await readEventSeats(c.var.services, eventId, c.var.logger);
+      const found = await readEventSeats(c.get('services'), eventId, c.get('logger'));
       if (!found) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
       c.header(DATA_SOURCE_HEADER, found.source);
       return c.json(eventSeatsBody(eventId, found.seats));
     }
 
     const { limit, cursor } = c.req.valid('query');
-    const { db } = c.var.services;
+    const { db } = c.get('services');
     const page = await db
       .select({ id: events.id })
       .from(events)
@@ -57,7 +57,7 @@ export const getEventSeats = new Hono<AppEnv>().get(
       .orderBy(asc(events.id))
       .limit(limit + 1);
     const eventIds = page.slice(0, limit).map((row) => row.id);
-    const { source, seatsByEvent } = await readManyEvents(c.var.services, eventIds, c.var.logger);
+    const { source, seatsByEvent } = await readManyEvents(c.get('services'), eventIds, c.get('logger'));
     c.header(DATA_SOURCE_HEADER, source);
     for (const [name, value] of Object.entries(
       nextLink(c.req.url, page.length > limit ? eventIds.at(-1) : undefined),

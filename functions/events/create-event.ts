@@ -71,13 +71,13 @@ export const createEvent = new Hono<AppEnv>().post(
   requireAdmin(),
   async (c, next) => {
     // The idempotency store is Redis, which this function does not need to start.
-    await connected(c.var.services.redis).catch(() => {});
+    await connected(c.get('services').redis).catch(() => {});
     await next();
   },
   idempotency(),
   validate('json', CreateEventBody),
   async (c) => {
-    const { db, kafka, seats: cache, redis } = c.var.services;
+    const { db, kafka, seats: cache, redis } = c.get('services');
     const body = c.req.valid('json');
     const numbers = body.seat_numbers ?? gridSeatNumbers(body.rows ?? 0, body.seats_per_row ?? 0);
 
@@ -115,7 +115,7 @@ export const createEvent = new Hono<AppEnv>().post(
       try {
         await kafka.send('bookingEvents', [encodeEvent(announcement)]);
       } catch (error) {
-        c.var.logger.error({ err: error }, 'could not announce the event (Kafka); nothing created');
+        c.get('logger').error({ err: error }, 'could not announce the event (Kafka); nothing created');
         throw new ApiError('SERVICE_UNAVAILABLE', {
           detail:
             'Events cannot be created right now (Kafka is unavailable); nothing was created. Retry shortly.',
@@ -127,7 +127,7 @@ export const createEvent = new Hono<AppEnv>().post(
 
     const { event, rows } = created;
     await withRedis(redis, () => cache.warm(event.id)).catch((error: unknown) => {
-      c.var.logger.warn(
+      c.get('logger').warn(
         { err: error, eventId: event.id },
         'could not warm the seat cache; the first read will',
       );

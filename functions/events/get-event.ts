@@ -12,7 +12,8 @@ const Params = v.object({ eventId: IdParam });
 /** GET /events/:eventId: one event, as GET /events lists it. */
 export const getEvent = new Hono<AppEnv>().get('/events/:eventId', validate('param', Params), async (c) => {
   const { eventId } = c.req.valid('param');
-  const [event] = await c.var.services.db.select(eventColumns).from(events).where(eq(events.id, eventId));
+  const { db } = c.get('services');
+  const [event] = await db.select(eventColumns).from(events).where(eq(events.id, eventId));
   if (!event) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
   return c.json(event);
 });

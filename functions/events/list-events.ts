@@ -6,9 +6,7 @@ import { eventColumns } from './event-view.ts';
 
 /** GET /events: every event, soonest first, in the seed's shape plus its free-seat count. */
 export const listEvents = new Hono<AppEnv>().get('/events', async (c) => {
-  const rows = await c.var.services.db
-    .select(eventColumns)
-    .from(events)
-    .orderBy(asc(events.date), asc(events.id));
+  const { db } = c.get('services');
+  const rows = await db.select(eventColumns).from(events).orderBy(asc(events.date), asc(events.id));
   return c.json(rows);
 });

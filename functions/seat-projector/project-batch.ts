@@ -11,7 +11,7 @@ import { validate } from '../../lib/validation.ts';
  * A waiting `book` or `cancel` therefore hears of an outcome only once Redis already shows it.
  */
 export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
-  const { seats } = c.var.services;
+  const { seats } = c.get('services');
   const pipeline = seats.pipeline();
   const created: number[] = [];
 

@@ -52,13 +52,13 @@ export const streamSeats = new Hono<AppEnv>().get(
     if (c.req.method === 'HEAD')
       return c.body(null, 200, { ...headers, 'content-type': 'text/event-stream' });
 
-    const session = new SeatStream(c.var.services, eventId, c.var.logger);
+    const session = new SeatStream(c.get('services'), eventId, c.get('logger'));
     try {
       await session.open(resumeFrom);
     } catch (error) {
       session.close();
       if (error instanceof ApiError) throw error;
-      c.var.logger.warn({ err: error, eventId }, 'seat stream unavailable (Redis)');
+      c.get('logger').warn({ err: error, eventId }, 'seat stream unavailable (Redis)');
       throw new ApiError('SERVICE_UNAVAILABLE', {
         detail:
           'Live seat updates are unavailable right now (Redis); GET /events/seats/:eventId still answers.',

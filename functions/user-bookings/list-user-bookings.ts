@@ -24,9 +24,9 @@ export const listUserBookings = new Hono<AppEnv>().get(
   validate('param', Params),
   validate('query', Query),
   async (c) => {
-    const { db } = c.var.services;
+    const { db } = c.get('services');
     const { userId } = c.req.valid('param');
-    assertActsFor(c.var.caller, userId);
+    assertActsFor(c.get('caller'), userId);
     const { limit, cursor } = c.req.valid('query');
     const rows = await db
       .select({

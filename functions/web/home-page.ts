@@ -7,7 +7,8 @@ import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
 
 /** GET /: the events, soonest first, each linking to its seat map. */
 export const homePage = new Hono<AppEnv>().get('/', async (c) => {
-  const rows = await c.var.services.db
+  const { db } = c.get('services');
+  const rows = await db
     .select({
       id: events.id,
       name: events.name,

@@ -16,7 +16,7 @@ const Params = v.object({ eventId: IdParam });
  */
 export const seatMapPage = new Hono<AppEnv>().get('/map/:eventId', validate('param', Params), async (c) => {
   const { eventId } = c.req.valid('param');
-  const { db, config } = c.var.services;
+  const { db, config } = c.get('services');
   const [event] = await db
     .select({ id: events.id, name: events.name, date: events.date, location: events.location })
     .from(events)
