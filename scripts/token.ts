@@ -9,5 +9,5 @@ runCli('token', async () => {
     throw new Error('usage: npm run token -- <userId> [--admin]');
   }
   const role = process.argv.includes('--admin') ? 'admin' : 'user';
-  console.log(await issueToken(parseConfig(), { id: Number(userId), role }));
+  console.log(issueToken(parseConfig(), { id: Number(userId), role }));
 });

@@ -119,8 +119,8 @@ describe('authorization matrix', () => {
   }
 
   it('an expired or forged token is a 401 problem', async () => {
-    const expired = await issueToken(parseConfig(), { id: owner, role: 'user' }, -60);
-    const forged = await issueToken({ JWT_SECRET: 'x'.repeat(40) }, { id: owner, role: 'admin' });
+    const expired = issueToken(parseConfig(), { id: owner, role: 'user' }, -60);
+    const forged = issueToken({ JWT_SECRET: 'x'.repeat(40) }, { id: owner, role: 'admin' });
     for (const token of [expired, forged, 'not-a-jwt']) {
       const response = await fetch(`${system.url}/bookings/user/${owner}`, {
         headers: { authorization: `Bearer ${token}` },

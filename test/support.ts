@@ -67,5 +67,5 @@ export async function createTestUsers(services: Services, count: number): Promis
 
 /** `Authorization: Bearer …` for a user (or an admin), signed with the test JWT_SECRET. */
 export async function bearer(userId: number, role: Role = 'user'): Promise<{ authorization: string }> {
-  return { authorization: `Bearer ${await issueToken(parseConfig(), { id: userId, role })}` };
+  return { authorization: `Bearer ${issueToken(parseConfig(), { id: userId, role })}` };
 }

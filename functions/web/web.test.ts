@@ -56,7 +56,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
   async function tokenFor(userId: number): Promise<string | undefined> {
     const module = './../../lib/auth.ts';
     const auth = (await import(module).catch(() => undefined)) as
-      | { issueToken?: (config: unknown, caller: { id: number; role: string }) => Promise<string> }
+      | { issueToken?: (config: unknown, caller: { id: number; role: string }) => string }
       | undefined;
     return auth?.issueToken?.(services.config, { id: userId, role: 'user' });
   }
