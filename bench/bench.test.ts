@@ -1,5 +1,6 @@
 /** The bench's own parts: the obvious design's endpoint against the real Postgres, its invariants, the demand. */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Hono } from 'hono';
 import type { AppEnv } from '../lib/app.ts';
@@ -10,6 +11,7 @@ import { baselineApp } from './baseline/app.ts';
 import { checkBaselineInvariants } from './database.ts';
 import { planDemand } from './demand.ts';
 import { longestRun } from './floors/postgres.ts';
+import { SERVER_NODE_FLAGS } from './processes.ts';
 import { readProc } from './procstat.ts';
 import { percentiles, replaceLatest } from './report.ts';
 import { userToken } from './token.ts';
@@ -141,6 +143,12 @@ describe('bench helpers', () => {
     assert.deepEqual(longestRun([9, 1, 2, 3, 7, 8, 10, 11]), [7, 8, 9, 10, 11]);
   });
 
+  it('starts every server with the V8 flags the image gives the functions', async () => {
+    const dockerfile = await readFile(new URL('../deploy/Dockerfile', import.meta.url), 'utf8');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    for (const flag of SERVER_NODE_FLAGS) assert.ok(entrypoint.includes(flag), `ENTRYPOINT has ${flag}`);
+  });
+
   it('reads its own CPU and memory from /proc', () => {
     const sample = readProc(process.pid);
     assert.ok(sample && sample.cpu > 0 && sample.privateBytes > 0);
@@ -153,7 +161,7 @@ describe('bench helpers', () => {
         c.set('services', { config: { JWT_SECRET: secret } } as unknown as Services);
         await next();
       })
-      .get('/', authenticate(), (c) => c.json(c.var.caller));
+      .get('/', authenticate(), (c) => c.json(c.get('caller')));
     const response = await app.request('/', {
       headers: { authorization: `Bearer ${userToken(secret, 42)}` },
     });

@@ -15,6 +15,12 @@ export interface Started {
 }
 
 /**
+ * The V8 flags the image's ENTRYPOINT gives every function (deploy/Dockerfile): every server the
+ * bench starts, the system's functions, the obvious design and the no-op alike, runs with them.
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
+
+/**
  * Starts `node --import tsx <script>` with `env` (on top of this process's environment), its
  * stdout and stderr in `<logDir>/<name>.log`, and resolves once it prints where it listens.
  */
@@ -27,7 +33,7 @@ export async function startProcess(
   const log = openSync(join(options.logDir, `${name}.log`), 'a');
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, script)],
+    [...SERVER_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, script)],
     {
       cwd: ROOT,
       env: { ...process.env, ...env },
