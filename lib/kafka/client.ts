@@ -47,7 +47,7 @@ export class BatchingProducer {
 
   constructor(
     readonly producer: Producer,
-    private readonly lingerMs = 2,
+    private readonly lingerMs: number,
   ) {}
 
   connect(): Promise<void> {
@@ -99,11 +99,12 @@ export class KafkaBus {
 
   constructor(
     readonly kafka: Kafka,
-    private readonly config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_PREFIX'>,
+    private readonly config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_PREFIX' | 'KAFKA_LINGER_MS'>,
   ) {
     // The default partitioner is the Java client's murmur2: a key lands where any other client puts it.
     this.producer = new BatchingProducer(
       kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner }),
+      config.KAFKA_LINGER_MS,
     );
   }
 

@@ -14,6 +14,8 @@ export interface KafkaTriggerOptions {
   /** Backoff between retries of a failing batch; it doubles up to the maximum. */
   retryBackoffMs?: { initial: number; max: number };
   maxBytesPerPartition?: number;
+  /** The broker answers a fetch once `minBytes` are waiting or after `maxWaitTimeInMs`. */
+  fetch?: { minBytes: number; maxWaitTimeInMs: number };
 }
 
 export interface RunningTrigger {
@@ -39,6 +41,7 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     groupId,
     allowAutoTopicCreation: false,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+    ...options.fetch,
     // A crashed consumer's partitions are handed over quickly (the default is 30 s).
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
