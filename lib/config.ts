@@ -41,17 +41,16 @@ export const ConfigSchema = v.object({
   /** Prefixes every topic and consumer group, so tests and several stacks can share one broker. */
   KAFKA_PREFIX: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]*$/)), ''),
   /**
-   * A Kafka function's fetch: the broker answers once this many bytes are waiting, or after
-   * KAFKA_FETCH_MAX_WAIT_MS. Fewer, fuller batches cost the broker, the consumer and Postgres
-   * less per message; the wait is added to a decision's latency only when traffic is light.
-   */
-  /**
    * How long the shared producer gathers concurrent sends into one request (kafkajs has no
    * linger.ms of its own): longer means fewer, fuller requests and a later 202.
    */
   KAFKA_LINGER_MS: integer(2),
-  KAFKA_FETCH_MIN_BYTES: integer(65_536, 1),
-  KAFKA_FETCH_MAX_WAIT_MS: integer(25, 0),
+  /**
+   * A Kafka function fetches again at most this often (from the last fetch's answer): under load
+   * each batch gathers this long, so the broker, the consumer and Postgres pay their per-batch
+   * costs for many messages. A quiet topic's next message is still fetched at once.
+   */
+  KAFKA_FETCH_INTERVAL_MS: integer(25, 0),
   /** How long `book` and `cancel` wait for the outcome before answering 202 with a request id. */
   BOOK_WAIT_MS: integer(2_000),
   /** How long a seat stays held for a request that is never confirmed. */

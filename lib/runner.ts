@@ -50,10 +50,7 @@ export async function startFunctions(
           groupId: services.kafka.groupId(definition.name),
           app,
           logger: services.logger.child({ fn: definition.name }),
-          fetch: {
-            minBytes: services.config.KAFKA_FETCH_MIN_BYTES,
-            maxWaitTimeInMs: services.config.KAFKA_FETCH_MAX_WAIT_MS,
-          },
+          fetchIntervalMs: services.config.KAFKA_FETCH_INTERVAL_MS,
         }),
       );
     }
