@@ -47,7 +47,10 @@ describe('Kafka trigger against the real broker', () => {
     await closeServices(services);
   });
 
-  async function setup(app: ReturnType<typeof recordingApp>, options: { backoffMs?: number } = {}) {
+  async function setup(
+    app: ReturnType<typeof recordingApp>,
+    options: { backoffMs?: number; fetchIntervalMs?: number } = {},
+  ) {
     const topic = `${bus.prefix}trigger-${randomUUID()}`;
     const groupId = `${topic}-group`;
     topics.push(topic);
@@ -59,6 +62,7 @@ describe('Kafka trigger against the real broker', () => {
       app,
       logger: services.logger,
       retryBackoffMs: { initial: options.backoffMs ?? 20, max: 100 },
+      fetchIntervalMs: options.fetchIntervalMs,
     });
     running.push(trigger);
     const committed = async () => {
@@ -81,6 +85,23 @@ describe('Kafka trigger against the real broker', () => {
     assert.deepEqual(values, ['a', 'b', 'c', 'd', 'e']);
     assert.equal(app.deliveries[0]?.topic, topic);
     assert.equal(app.deliveries[0]?.messages[0]?.key, 'k');
+  });
+
+  it('gathers the messages sent during the fetch interval into one batch', async () => {
+    const app = recordingApp(() => 200);
+    const { topic, committed } = await setup(app, { fetchIntervalMs: 2_000 });
+    await bus.producer.send(topic, [{ value: 'first' }]);
+    await waitFor(() => app.deliveries.length === 1);
+    // Sent one by one while the trigger pauses after the first batch: the next fetch takes all.
+    for (const value of ['a', 'b', 'c', 'd']) {
+      await bus.producer.send(topic, [{ value }]);
+      await bus.producer.flush();
+    }
+    await waitFor(async () => (await committed()) === 5);
+    assert.deepEqual(
+      app.deliveries.map((batch) => batch.messages.map((message) => message.value)),
+      [['first'], ['a', 'b', 'c', 'd']],
+    );
   });
 
   it('sends a rejected (4xx) message to the dead-letter topic with the reason and goes on', async () => {
