@@ -109,6 +109,21 @@ export function issueToken(
   ttlSeconds = 24 * 3600,
 ): string {
   const now = Math.floor(Date.now() / 1000);
-  const sign = createSigner({ key: config.JWT_SECRET, algorithm: 'HS256' });
-  return sign({ sub: String(caller.id), role: caller.role, iat: now, exp: now + ttlSeconds });
+  return signerFor(config.JWT_SECRET)({
+    sub: String(caller.id),
+    role: caller.role,
+    iat: now,
+    exp: now + ttlSeconds,
+  });
+}
+
+/** One signer per secret: the bench signs a token for each of tens of thousands of users. */
+const signers = new Map<string, (payload: Record<string, unknown>) => string>();
+function signerFor(secret: string): (payload: Record<string, unknown>) => string {
+  let sign = signers.get(secret);
+  if (!sign) {
+    sign = createSigner({ key: secret, algorithm: 'HS256' });
+    signers.set(secret, sign);
+  }
+  return sign;
 }
