@@ -112,7 +112,9 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
         headers: { ...headers, 'retry-after': String(Math.max(1, resetSeconds)) },
       });
     }
+    // Set before the handler runs, so they join its response as it is built (setting them on
+    // c.res afterwards makes the node adapter copy the response's headers into a Headers object).
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
     await next();
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }
