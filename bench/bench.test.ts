@@ -1,5 +1,6 @@
 /** The bench's own parts: the obvious design's endpoint against the real Postgres, its invariants, the demand. */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Hono } from 'hono';
@@ -8,6 +9,7 @@ import { authenticate } from '../lib/auth.ts';
 import { closeServices, type Services } from '../lib/services.ts';
 import { createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { baselineApp } from './baseline/app.ts';
+import { warmBroker } from './broker.ts';
 import { checkBaselineInvariants } from './database.ts';
 import { planDemand } from './demand.ts';
 import { longestRun } from './floors/postgres.ts';
@@ -176,5 +178,32 @@ describe('bench helpers', () => {
       'a\n<!-- bench:latest:start -->\nnew\n<!-- bench:latest:end -->\nb\n',
     );
     assert.equal(replaceLatest('no markers', 'new'), undefined);
+  });
+});
+
+describe('the Kafka broker warm-up (bench/broker)', () => {
+  const services = testServices();
+  after(() => closeServices(services));
+
+  it('pushes its produce requests through the real broker, consumes them all, and leaves nothing behind', async () => {
+    const prefix = `${services.kafka.prefix}warm-${randomUUID().slice(0, 8)}.`;
+    const ms = await warmBroker(services.kafka.kafka, prefix, 200);
+    assert.ok(ms > 0);
+    const admin = services.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = await admin.listTopics();
+      assert.deepEqual(
+        topics.filter((topic) => topic.startsWith(prefix)),
+        [],
+      );
+      const { groups } = await admin.listGroups();
+      assert.deepEqual(
+        groups.filter((group) => group.groupId.startsWith(prefix)),
+        [],
+      );
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

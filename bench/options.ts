@@ -33,6 +33,8 @@ export interface BenchOptions {
   floorBookings: number;
   /** Requests of the warm-up run before each measured one (0: none). */
   warmup: number;
+  /** Produce requests that warm the Kafka broker once, before the first round (0: none). */
+  brokerWarmup: number;
   /** Requests sent to the no-op endpoint. */
   noopRequests: number;
   databaseUrl: string;
@@ -79,6 +81,7 @@ const USAGE = `npm run bench -- [flags]
   --floor-bookings B      bookings the Postgres floor commits   (min(S, 20000))
   --noop-requests M       requests to the no-op endpoint        (N)
   --warmup W              requests of the warm-up before each measured run (6000)
+  --broker-warmup P       produce requests warming the Kafka broker, once (20000)
   --database-url URL      (postgres://postgres@127.0.0.1:5432/seatrush_bench)
   --redis-url URL         (redis://127.0.0.1:6379/14)
   --kafka-brokers LIST    (127.0.0.1:9092)
@@ -114,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'floor-bookings': { type: 'string' },
       'noop-requests': { type: 'string' },
       warmup: { type: 'string' },
+      'broker-warmup': { type: 'string' },
       'database-url': { type: 'string' },
       'redis-url': { type: 'string' },
       'kafka-brokers': { type: 'string' },
@@ -179,6 +183,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     floorClients: int('floor-clients', values['floor-clients'], 20),
     floorBookings: Math.min(seats, int('floor-bookings', values['floor-bookings'], Math.min(seats, 20_000))),
     warmup: int('warmup', values.warmup, 6_000, 0),
+    brokerWarmup: int('broker-warmup', values['broker-warmup'], 20_000, 0),
     noopRequests: int('noop-requests', values['noop-requests'], requests),
     databaseUrl: values['database-url'] ?? 'postgres://postgres@127.0.0.1:5432/seatrush_bench',
     redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379/14',

@@ -20,6 +20,7 @@ import { OUTCOMES_CHANNEL } from '../lib/outcomes.ts';
 import { createRedis } from '../lib/redis.ts';
 import { closeServices, createServices, type Services } from '../lib/services.ts';
 import { type Answer, checkInvariants } from '../test/invariants.ts';
+import { warmBroker } from './broker.ts';
 import {
   type BenchEvent,
   baselineConfirmations,
@@ -135,6 +136,15 @@ async function main(): Promise<void> {
       infraPids: { redis: report.machine.redisPid as number | undefined, kafka: kafkaPid() },
     };
     delete report.machine.redisPid;
+
+    if (options.phases.includes('system') && options.brokerWarmup > 0) {
+      say(`kafka broker warm-up: ${options.brokerWarmup} produce requests`);
+      const seconds = (await warmBroker(services.kafka.kafka, prefix, options.brokerWarmup)) / 1000;
+      say(`kafka broker warm-up: done in ${seconds.toFixed(1)} s`);
+      report.notes.push(
+        `The Kafka broker was warmed before the first round: ${options.brokerWarmup} produce requests and their consumption in ${seconds.toFixed(1)} s.`,
+      );
+    }
 
     // Rounds alternate the system and the obvious design, so both meet the same disturbances.
     const rounds: RunReport[][] = [];
