@@ -72,7 +72,11 @@ export class BatchingProducer {
     this.pending = [];
     if (batch.length === 0) return;
     const byTopic = new Map<string, Message[]>();
-    for (const { topic, messages } of batch) byTopic.set(topic, [...(byTopic.get(topic) ?? []), ...messages]);
+    for (const { topic, messages } of batch) {
+      const gathered = byTopic.get(topic);
+      if (gathered) gathered.push(...messages);
+      else byTopic.set(topic, [...messages]);
+    }
     try {
       await this.connect();
       await this.producer.sendBatch({
