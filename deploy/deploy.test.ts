@@ -400,6 +400,10 @@ describe('deploy files', () => {
     const dockerfile = await read('deploy/Dockerfile');
     const stages = dockerfile.split(/^FROM /m).slice(1);
     assert.ok(stages.length >= 2, 'multi-stage');
+    // `npm ci --ignore-scripts` skips the postinstall that applies patches/: the build does it.
+    const build = stages[0] as string;
+    assert.match(build, /^COPY patches \.\/patches$/m);
+    assert.match(build, /^RUN npm ci --ignore-scripts .*&& npx patch-package$/m);
     const final = stages.at(-1) as string;
     assert.match(final, /^node:\$\{NODE_VERSION\}-alpine/);
     // Nothing runs in the final stage, so a cross-architecture build needs no emulation.
