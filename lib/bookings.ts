@@ -27,7 +27,7 @@ export interface BookingView {
 
 export function bookingViews(
   request: { userId: number; eventId: number },
-  seats: readonly BookedSeat[],
+  seats: readonly Omit<BookedSeat, 'version'>[],
   status: BookingView['status'],
 ): BookingView[] {
   return seats.map((seat) => ({
@@ -66,6 +66,11 @@ const REJECTIONS: Record<RejectionReason, { code: ErrorCode; detail: string; fie
     field: 'unknown_seat_ids',
   },
   UNKNOWN_USER: { code: 'UNPROCESSABLE', detail: 'No such user', field: 'user_id' },
+  WITHDRAWN: {
+    code: 'SERVICE_UNAVAILABLE',
+    detail: 'The request could not be queued and was withdrawn',
+    field: 'seat_ids',
+  },
 };
 
 /** The problem a rejected booking answers with: 409 for taken seats, 404/422 for unknown ids. */

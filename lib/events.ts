@@ -5,9 +5,18 @@
  */
 import * as v from 'valibot';
 import { ApiError } from './errors.ts';
+import { Id } from './validation.ts';
 
-const Id = v.pipe(v.number(), v.integer(), v.minValue(1));
-const SeatIds = v.pipe(v.array(Id), v.minLength(1));
+/**
+ * What `book` enforces, enforced again here: a command from any other producer that would not
+ * pass `book` (a repeated seat, an id past Postgres' integer) is a dead letter, not a wedge.
+ */
+const SeatIds = v.pipe(
+  v.array(Id),
+  v.minLength(1),
+  v.maxLength(100),
+  v.check((ids) => new Set(ids).size === ids.length, 'seat ids must not repeat'),
+);
 const RequestId = v.pipe(v.string(), v.uuid());
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 
@@ -29,11 +38,25 @@ export const CancelRequested = v.object({
   requestId: RequestId,
   userId: Id,
   eventId: Id,
-  bookingIds: v.pipe(v.array(Id), v.minLength(1)),
+  bookingIds: v.pipe(
+    v.array(Id),
+    v.minLength(1),
+    v.maxLength(100),
+    v.check((ids) => new Set(ids).size === ids.length, 'booking ids must not repeat'),
+  ),
   requestedAt: Timestamp,
 });
 
-export const BookedSeat = v.object({ bookingId: Id, seatId: Id, seatNumber: v.string() });
+/**
+ * A seat an outcome changed. `version` is the seat's version in Postgres after that change (the
+ * booking's, or its cancellation's): Redis applies a change only if it is newer than the one shown.
+ */
+export const BookedSeat = v.object({
+  bookingId: Id,
+  seatId: Id,
+  seatNumber: v.string(),
+  version: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
 
 export const BookingConfirmed = v.object({
   type: v.literal('BookingConfirmed'),
@@ -45,7 +68,17 @@ export const BookingConfirmed = v.object({
   decidedAt: Timestamp,
 });
 
-export const REJECTION_REASONS = ['SEATS_TAKEN', 'UNKNOWN_EVENT', 'UNKNOWN_SEATS', 'UNKNOWN_USER'] as const;
+/**
+ * WITHDRAWN: `book` could not learn whether Kafka took the command and recorded it as withdrawn
+ * before answering "nothing changed" (lib/requests.ts); the command, if it arrives, is a no-op.
+ */
+export const REJECTION_REASONS = [
+  'SEATS_TAKEN',
+  'UNKNOWN_EVENT',
+  'UNKNOWN_SEATS',
+  'UNKNOWN_USER',
+  'WITHDRAWN',
+] as const;
 
 export const BookingRejected = v.object({
   type: v.literal('BookingRejected'),
@@ -75,7 +108,7 @@ export const CancelRejected = v.object({
   userId: Id,
   eventId: Id,
   bookingIds: v.array(Id),
-  reason: v.picklist(['ALREADY_CANCELLED']),
+  reason: v.picklist(['ALREADY_CANCELLED', 'WITHDRAWN']),
   decidedAt: Timestamp,
 });
 

@@ -39,10 +39,10 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
 
   const decidedAt = new Date().toISOString();
   const freshById = new Map(fresh.map((decision) => [decision.command.requestId, decision]));
-  const outcomes = commands.map((command) => {
+  const outcomes = commands.flatMap((command) => {
     const decision = freshById.get(command.requestId);
     return decision
-      ? outcomeOf(decision, bookedSeats.get(command.requestId) ?? [], decidedAt)
+      ? [outcomeOf(decision, bookedSeats.get(command.requestId) ?? [], decidedAt)]
       : replayedOutcomeOf(command, decided.get(command.requestId) as DecidedRequest, bookedSeats);
   });
   await kafka.send('bookingEvents', outcomes.map(encodeEvent));
@@ -81,15 +81,7 @@ function outcomeOf(decision: Decision, bookings: BookedSeat[], decidedAt: string
         offendingSeatIds: decision.offendingIds,
       };
     case 'cancel':
-      return {
-        ...base,
-        type: 'BookingCancelled',
-        bookings: decision.bookings.map((b) => ({
-          bookingId: b.id,
-          seatId: b.seatId,
-          seatNumber: b.seatNumber,
-        })),
-      };
+      return { ...base, type: 'BookingCancelled', bookings };
     case 'cancel-reject':
       return {
         ...base,
@@ -100,11 +92,15 @@ function outcomeOf(decision: Decision, bookings: BookedSeat[], decidedAt: string
   }
 }
 
+/**
+ * What an earlier delivery decided, announced again (its publish may have been lost). A
+ * confirmation whose bookings were all cancelled since has nothing left to announce.
+ */
 function replayedOutcomeOf(
   command: BookingCommand,
   request: DecidedRequest,
   bookedSeats: Map<string, BookedSeat[]>,
-): BookingEvent {
+): BookingEvent[] {
   const base = {
     requestId: command.requestId,
     userId: command.userId,
@@ -113,22 +109,25 @@ function replayedOutcomeOf(
   };
   const seats = bookedSeats.get(command.requestId) ?? [];
   if (command.type === 'BookingRequested') {
-    return request.status === 'CONFIRMED'
-      ? { ...base, type: 'BookingConfirmed', holdToken: command.holdToken, bookings: seats }
-      : {
-          ...base,
-          type: 'BookingRejected',
-          seatIds: command.seatIds,
-          holdToken: command.holdToken,
-          reason: request.reason as RejectionReason,
-          offendingSeatIds: request.offendingIds ?? [],
-        };
-  }
-  return request.status === 'CONFIRMED'
-    ? {
+    if (request.status === 'CONFIRMED') {
+      return seats.length > 0
+        ? [{ ...base, type: 'BookingConfirmed', holdToken: command.holdToken, bookings: seats }]
+        : [];
+    }
+    return [
+      {
         ...base,
-        type: 'BookingCancelled',
-        bookings: seats.filter((seat) => request.seatIds.includes(seat.seatId)),
-      }
-    : { ...base, type: 'CancelRejected', bookingIds: command.bookingIds, reason: 'ALREADY_CANCELLED' };
+        type: 'BookingRejected',
+        seatIds: command.seatIds,
+        holdToken: command.holdToken,
+        reason: request.reason as RejectionReason,
+        offendingSeatIds: request.offendingIds ?? [],
+      },
+    ];
+  }
+  if (request.status === 'CONFIRMED' && seats.length > 0) {
+    return [{ ...base, type: 'BookingCancelled', bookings: seats }];
+  }
+  const reason = request.reason === 'WITHDRAWN' ? 'WITHDRAWN' : 'ALREADY_CANCELLED';
+  return [{ ...base, type: 'CancelRejected', bookingIds: command.bookingIds, reason }];
 }

@@ -46,7 +46,11 @@ export async function findDecided(
   );
 }
 
-/** The seats (with the requests' booked seats) of already-decided requests, to announce them again. */
+/**
+ * The seats already-decided requests changed, to announce them again, each with the version its
+ * change gave the seat. A booking cancelled since is left out of its request's confirmation: the
+ * cancellation is the newer news (and Redis would ignore the older version anyway).
+ */
 export async function bookedSeatsOf(
   tx: Transaction,
   decided: DecidedRequest[],
@@ -60,24 +64,38 @@ export async function bookedSeatsOf(
     seat_id: number;
     seat_number: string;
     request_id: string;
+    status: string;
+    booked_version: number | null;
+    cancelled_version: number | null;
   }>(sql`
-    select b.id as booking_id, b.seat_id, s.seat_number, b.request_id
+    select b.id as booking_id, b.seat_id, s.seat_number, b.request_id, b.status,
+      b.booked_version, b.cancelled_version
     from bookings b join seats s on s.id = b.seat_id
     where b.request_id = any(${sql.param(bookIds)}::uuid[]) or b.id = any(${sql.param(cancelled)}::int[])
     order by b.id`);
   const seatsByBooking = new Map(rows.map((row) => [row.booking_id, row]));
   const result = new Map<string, BookedSeat[]>();
-  const toSeat = (row: (typeof rows)[number]) => ({
-    bookingId: row.booking_id,
-    seatId: row.seat_id,
-    seatNumber: row.seat_number,
-  });
   for (const request of decided) {
     const seats =
       request.kind === 'BOOK'
-        ? rows.filter((row) => row.request_id === request.id)
-        : (request.bookingIds ?? []).flatMap((id) => seatsByBooking.get(id) ?? []);
-    result.set(request.id, seats.map(toSeat));
+        ? rows
+            .filter((row) => row.request_id === request.id && row.status === 'CONFIRMED')
+            .map((row) => ({ row, version: row.booked_version ?? 0 }))
+        : (request.bookingIds ?? []).flatMap((id) => {
+            const row = seatsByBooking.get(id);
+            return row && request.seatIds.includes(row.seat_id)
+              ? [{ row, version: row.cancelled_version ?? 0 }]
+              : [];
+          });
+    result.set(
+      request.id,
+      seats.map(({ row, version }) => ({
+        bookingId: row.booking_id,
+        seatId: row.seat_id,
+        seatNumber: row.seat_number,
+        version,
+      })),
+    );
   }
   return result;
 }
@@ -171,50 +189,80 @@ export async function loadContext(
  * Writes a batch's decisions with a fixed number of set-based statements, whatever the batch
  * size: cancellations first (they precede any re-booking of their seats in the batch), then the
  * new bookings, where each seat row changes only while it is still free, then the decisions.
- * Returns the booking ids of each confirmed request.
+ * Returns, per confirmed or cancelling request, the seats it changed with their new versions.
  */
 export async function applyDecisions(
   tx: Transaction,
   decisions: readonly Decision[],
 ): Promise<Map<string, BookedSeat[]>> {
   const cancelled = decisions.flatMap((d) => (d.kind === 'cancel' ? d.bookings : []));
+  const changed: Map<string, BookedSeat[]> = new Map();
   if (cancelled.length > 0) {
-    await tx.execute(sql`
-      update bookings set status = 'CANCELED'
-      where id = any(${sql.param(cancelled.map((b) => b.id))}::int[]) and status = 'CONFIRMED'`);
-    await tx.execute(sql`
-      update seats set is_booked = false, booked_by = null
-      where id = any(${sql.param(cancelled.map((b) => b.seatId))}::int[])`);
+    // Each freed seat takes a new version, which its booking keeps as the cancellation's.
+    const { rows } = await tx.execute<{ id: number; seat_id: number; version: number }>(sql`
+      with freed as (
+        update seats set is_booked = false, booked_by = null, version = version + 1
+        where id = any(${sql.param(cancelled.map((b) => b.seatId))}::int[])
+        returning id, version)
+      update bookings set status = 'CANCELED', cancelled_version = freed.version
+      from freed
+      where bookings.seat_id = freed.id and bookings.status = 'CONFIRMED'
+        and bookings.id = any(${sql.param(cancelled.map((b) => b.id))}::int[])
+      returning bookings.id, bookings.seat_id, freed.version`);
+    const versions = new Map(rows.map((row) => [row.id, row.version]));
+    for (const decision of decisions) {
+      if (decision.kind !== 'cancel') continue;
+      changed.set(
+        decision.command.requestId,
+        decision.bookings.map((b) => ({
+          bookingId: b.id,
+          seatId: b.seatId,
+          seatNumber: b.seatNumber,
+          version: versions.get(b.id) ?? 0,
+        })),
+      );
+    }
   }
-
   const confirmed = decisions.flatMap((d) =>
     d.kind === 'confirm' ? d.seats.map((seat) => ({ seat, command: d.command })) : [],
   );
-  const bookedSeats = new Map<string, BookedSeat[]>();
   if (confirmed.length > 0) {
     const seatIds = confirmed.map(({ seat }) => seat.id);
     const userIds = confirmed.map(({ command }) => command.userId);
-    const claimed = await tx.execute(sql`
-      update seats set is_booked = true, booked_by = claim.user_id
+    const claimed = await tx.execute<{ id: number; version: number }>(sql`
+      update seats set is_booked = true, booked_by = claim.user_id, version = seats.version + 1
       from unnest(${sql.param(seatIds)}::int[], ${sql.param(userIds)}::int[]) as claim(seat_id, user_id)
-      where seats.id = claim.seat_id and not seats.is_booked`);
+      where seats.id = claim.seat_id and not seats.is_booked
+      returning seats.id, seats.version`);
     if (claimed.rowCount !== confirmed.length) {
       // Impossible while the rows are locked; abort rather than confirm a seat twice.
       throw new Error(`seat claim mismatch: ${claimed.rowCount} of ${confirmed.length} seats were free`);
     }
-    const { rows } = await tx.execute<{ id: number; seat_id: number; request_id: string }>(sql`
-      insert into bookings (user_id, event_id, seat_id, request_id)
+    const versions = new Map(claimed.rows.map((row) => [row.id, row.version]));
+    const { rows } = await tx.execute<{
+      id: number;
+      seat_id: number;
+      request_id: string;
+      booked_version: number;
+    }>(sql`
+      insert into bookings (user_id, event_id, seat_id, request_id, booked_version)
       select * from unnest(
         ${sql.param(userIds)}::int[],
         ${sql.param(confirmed.map(({ command }) => command.eventId))}::int[],
         ${sql.param(seatIds)}::int[],
-        ${sql.param(confirmed.map(({ command }) => command.requestId))}::uuid[])
-      returning id, seat_id, request_id`);
+        ${sql.param(confirmed.map(({ command }) => command.requestId))}::uuid[],
+        ${sql.param(seatIds.map((id) => versions.get(id)))}::int[])
+      returning id, seat_id, request_id, booked_version`);
     const seatNumbers = new Map(confirmed.map(({ seat }) => [seat.id, seat.seatNumber]));
     for (const row of rows) {
-      const seats = bookedSeats.get(row.request_id) ?? [];
-      seats.push({ bookingId: row.id, seatId: row.seat_id, seatNumber: seatNumbers.get(row.seat_id) ?? '' });
-      bookedSeats.set(row.request_id, seats);
+      const seats = changed.get(row.request_id) ?? [];
+      seats.push({
+        bookingId: row.id,
+        seatId: row.seat_id,
+        seatNumber: seatNumbers.get(row.seat_id) ?? '',
+        version: row.booked_version,
+      });
+      changed.set(row.request_id, seats);
     }
   }
 
@@ -243,5 +291,5 @@ export async function applyDecisions(
     from jsonb_to_recordset(${JSON.stringify(requests)}::jsonb) as r(
       id uuid, kind text, user_id int, event_id int, seat_ids int[], booking_ids int[],
       status text, reason text, offending_ids int[], requested_at timestamptz)`);
-  return bookedSeats;
+  return changed;
 }

@@ -7,8 +7,10 @@ import { validate } from '../../lib/validation.ts';
 
 /**
  * POST / with one batch of `booking-events` (from the Kafka trigger): applies each outcome to the
- * seat cache in Redis, in order, then announces it on the outcomes channel, all in one pipeline.
- * A waiting `book` or `cancel` therefore hears of an outcome only once Redis already shows it.
+ * seat cache in Redis, in order, then announces it on the outcomes channel, in one pipeline per
+ * event. A waiting `book` or `cancel` therefore hears of an outcome only once Redis shows it. Each
+ * seat change carries its Postgres version and is ignored if Redis already shows a newer one, so
+ * outcomes that arrive late or twice (a paused processor's, a replay's) never undo newer ones.
  */
 export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
   const { seats } = c.get('services');
@@ -19,20 +21,13 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
     const event = decodeEvent(BookingEvent, message);
     switch (event.type) {
       case 'BookingConfirmed':
-        pipeline.markBooked(
-          event.eventId,
-          event.bookings.map((booking) => booking.seatId),
-          event.userId,
-        );
+        pipeline.markBooked(event.eventId, event.bookings, event.userId, event.holdToken);
         break;
       case 'BookingRejected':
         if (event.holdToken) pipeline.release(event.eventId, event.seatIds, event.holdToken);
         break;
       case 'BookingCancelled':
-        pipeline.freeBooked(
-          event.eventId,
-          event.bookings.map((booking) => booking.seatId),
-        );
+        pipeline.freeBooked(event.eventId, event.bookings);
         break;
       case 'EventCreated':
         created.push(event.eventId);
@@ -40,7 +35,7 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
       case 'CancelRejected':
         break;
     }
-    pipeline.publish(OUTCOMES_CHANNEL, message.value as string);
+    pipeline.publish(event.eventId, OUTCOMES_CHANNEL, message.value as string);
   }
 
   await pipeline.exec();

@@ -75,7 +75,10 @@ describe('seat-stream', () => {
     );
     assert.equal(change.id, lastId);
 
-    await services.seats.pipeline().markBooked(event.eventId, [a], 4242).exec();
+    await services.seats
+      .pipeline()
+      .markBooked(event.eventId, [{ seatId: a, version: 1 }], 4242, null)
+      .exec();
     const booked = await stream.nextEvent();
     assert.deepEqual(booked.json, { event_id: event.eventId, state: 'booked', seat_ids: [a] }, 'no user id');
     t.diagnostic(`change delivered ${latency.toFixed(1)} ms after the hold was taken`);

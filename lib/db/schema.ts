@@ -38,6 +38,12 @@ export const seats = pgTable(
     seatNumber: varchar('seat_number', { length: 32 }).notNull(),
     isBooked: boolean('is_booked').notNull().default(false),
     bookedBy: integer('booked_by').references(() => users.id),
+    /**
+     * Bumped by every booking and cancellation of the seat, in the same statement. Outcomes carry
+     * it to Redis, where a change older than the one already shown is ignored: a paused
+     * processor's late or replayed outcome can never undo a newer one.
+     */
+    version: integer('version').notNull().default(0),
   },
   (table) => [uniqueIndex('seats_event_seat_number_key').on(table.eventId, table.seatNumber)],
 );
@@ -61,6 +67,9 @@ export const bookings = pgTable(
     status: varchar('status', { length: 16, enum: BOOKING_STATUSES }).notNull().default('CONFIRMED'),
     /** The booking request that made this row; with seat_id it makes a replayed request a no-op. */
     requestId: uuid('request_id'),
+    /** The seat's version this booking gave it, and the one its cancellation gave it. */
+    bookedVersion: integer('booked_version'),
+    cancelledVersion: integer('cancelled_version'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [

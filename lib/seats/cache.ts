@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
 import type { Redis } from '../redis.ts';
-import { FREE_BOOKED, MARK_BOOKED, RELEASE_HOLD, TAKE_SEATS } from './scripts.ts';
+import { FREE_BOOKED, MARK_BOOKED, RELEASE_HOLD, SYNC_SEATS, TAKE_SEATS } from './scripts.ts';
 
 /** Redis pub/sub channel of every seat change: `{eventId, state, seatIds, id, expiresAt?, userId?}`. */
 export const SEAT_CHANGES_CHANNEL = 'seat-changes';
@@ -14,7 +15,30 @@ export const seatKeys = {
   seatMap: (eventId: number) => `seatmap:{e${eventId}}`,
   /** The stream of the event's seat changes, for a stream client that resumes. */
   changes: (eventId: number) => `changes:{e${eventId}}`,
+  /** seat id → the Postgres version of the last booking or cancellation Redis applied. */
+  versions: (eventId: number) => `seatversions:{e${eventId}}`,
+  /** A seat map being built; renamed to `seatMap` once complete, so nobody reads half of it. */
+  seatMapDraft: (eventId: number) => `seatmap:{e${eventId}}:draft:${randomUUID()}`,
+  /** The ids of every event whose seats are cached: what the reconciler compares with Postgres. */
+  cachedEvents: 'cached-events',
 };
+
+/** One seat as Postgres has it, with the version of its last change. */
+export interface SeatTruth {
+  seatId: number;
+  /** The user of its CONFIRMED booking; null when free. */
+  bookedBy: number | null;
+  version: number;
+}
+
+/** A seat an outcome changed, with the seat's Postgres version after that change. */
+export interface VersionedSeat {
+  seatId: number;
+  version: number;
+}
+
+/** Seats per Lua call or HSET when filling a large event: each call blocks Redis only briefly. */
+const CHUNK = 1_000;
 
 export type SeatState = 'available' | 'held' | 'booked';
 
@@ -37,6 +61,7 @@ interface SeatScripts {
   releaseHold(...args: (string | number)[]): Promise<string[]>;
   markBooked(...args: (string | number)[]): Promise<number>;
   freeBooked(...args: (string | number)[]): Promise<string[]>;
+  syncSeats(...args: (string | number)[]): Promise<string[]>;
 }
 
 type ScriptedRedis = Redis & SeatScripts;
@@ -49,6 +74,7 @@ const SCRIPTS = {
   releaseHold: RELEASE_HOLD,
   markBooked: MARK_BOOKED,
   freeBooked: FREE_BOOKED,
+  syncSeats: SYNC_SEATS,
 };
 
 /** ioredis runs these with EVALSHA, falling back to EVAL once per connection. */
@@ -103,9 +129,47 @@ export class SeatCache {
     return freed.map(Number);
   }
 
-  /** Queues projector changes on a pipeline, so a whole batch costs one round trip. */
+  /**
+   * Queues projector changes, one pipeline per event, so a whole batch costs one round trip per
+   * event it touches (an event's keys share a hash slot; several events' may not, on a cluster).
+   */
   pipeline(): SeatPipeline {
-    return new SeatPipeline(this.redis.pipeline() as ScriptedPipeline);
+    return new SeatPipeline(() => this.redis.pipeline() as ScriptedPipeline);
+  }
+
+  /**
+   * Applies what Postgres read to the cached seats, seat by seat unless Redis already shows a
+   * newer version. `announce` publishes each change (the reconciler's repairs); filling a cold
+   * event does not. Returns the seats that changed.
+   */
+  async syncFromPostgres(
+    eventId: number,
+    rows: readonly SeatTruth[],
+    options: { announce?: boolean } = {},
+  ): Promise<{ repairedSeatIds: number[] }> {
+    const repaired: number[] = [];
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const chunk = rows.slice(i, i + CHUNK);
+      const changed = await this.redis.syncSeats(
+        2 + chunk.length,
+        seatKeys.changes(eventId),
+        seatKeys.versions(eventId),
+        ...chunk.map((row) => seatKeys.seat(eventId, row.seatId)),
+        eventId,
+        SEAT_CHANGES_CHANNEL,
+        options.announce ? 1 : 0,
+        ...chunk.map((row) => row.seatId),
+        ...chunk.map((row) => row.bookedBy ?? 0),
+        ...chunk.map((row) => row.version),
+      );
+      repaired.push(...changed.map(Number));
+    }
+    return { repairedSeatIds: repaired };
+  }
+
+  /** The events whose seats are in the cache. */
+  async cachedEventIds(): Promise<number[]> {
+    return (await this.redis.smembers(seatKeys.cachedEvents)).map(Number).sort((a, b) => a - b);
   }
 
   /**
@@ -132,6 +196,11 @@ export class SeatCache {
     return entries.map((entry, i) => ({ ...entry, ...stateOf(values[i] ?? null) }));
   }
 
+  /**
+   * Seat states first (version-compared, so a projector change made meanwhile is never undone),
+   * then the seat map under a draft key renamed into place: the event reads as cached only once
+   * every seat is there.
+   */
   private async load(eventId: number): Promise<boolean> {
     const rows = await this.db
       .select({
@@ -139,6 +208,7 @@ export class SeatCache {
         seatNumber: seats.seatNumber,
         isBooked: seats.isBooked,
         bookedBy: seats.bookedBy,
+        version: seats.version,
       })
       .from(seats)
       .where(eq(seats.eventId, eventId));
@@ -146,68 +216,102 @@ export class SeatCache {
       const [event] = await this.db.select({ id: events.id }).from(events).where(eq(events.id, eventId));
       return event !== undefined;
     }
+    await this.syncFromPostgres(
+      eventId,
+      rows.map((row) => ({
+        seatId: row.id,
+        // A booked seat whose booker is unknown still counts as taken.
+        bookedBy: row.isBooked ? (row.bookedBy ?? 0) : null,
+        version: row.version,
+      })),
+    );
+    const draft = seatKeys.seatMapDraft(eventId);
     const pipeline = this.redis.pipeline();
-    for (const row of rows) {
-      if (row.isBooked) pipeline.set(seatKeys.seat(eventId, row.id), `b:${row.bookedBy ?? 0}`);
-    }
-    const CHUNK = 1_000;
     for (let i = 0; i < rows.length; i += CHUNK) {
       pipeline.hset(
-        seatKeys.seatMap(eventId),
+        draft,
         Object.fromEntries(rows.slice(i, i + CHUNK).map((row) => [row.id, row.seatNumber])),
       );
     }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    pipeline.rename(draft, seatKeys.seatMap(eventId));
+    await execOrThrow(pipeline);
+    await this.redis.sadd(seatKeys.cachedEvents, eventId);
     return true;
   }
 }
 
-/** The projector's changes for one batch, sent together by `exec()`. */
+async function execOrThrow(pipeline: ChainableCommander): Promise<void> {
+  const results = (await pipeline.exec()) ?? [];
+  const failed = results.find(([error]) => error);
+  if (failed?.[0]) throw failed[0];
+}
+
+/** The projector's changes for one batch, sent together by `exec()`: one pipeline per event. */
 export class SeatPipeline {
-  constructor(private readonly pipeline: ScriptedPipeline) {}
+  private readonly byEvent = new Map<number, ScriptedPipeline>();
+
+  constructor(private readonly create: () => ScriptedPipeline) {}
+
+  private of(eventId: number): ScriptedPipeline {
+    let pipeline = this.byEvent.get(eventId);
+    if (!pipeline) {
+      pipeline = this.create();
+      this.byEvent.set(eventId, pipeline);
+    }
+    return pipeline;
+  }
 
   release(eventId: number, seatIds: readonly number[], token: string): this {
-    this.pipeline.releaseHold(...releaseArgs(eventId, seatIds, token));
+    this.of(eventId).releaseHold(...releaseArgs(eventId, seatIds, token));
     return this;
   }
 
-  markBooked(eventId: number, seatIds: readonly number[], userId: number): this {
-    this.pipeline.markBooked(
-      1 + seatIds.length,
+  /** Books each seat whose version is newer than Redis shows; releases `holdToken`'s stale holds. */
+  markBooked(
+    eventId: number,
+    booked: readonly VersionedSeat[],
+    userId: number,
+    holdToken: string | null,
+  ): this {
+    this.of(eventId).markBooked(
+      2 + booked.length,
       seatKeys.changes(eventId),
-      ...seatIds.map((seatId) => seatKeys.seat(eventId, seatId)),
+      seatKeys.versions(eventId),
+      ...booked.map((seat) => seatKeys.seat(eventId, seat.seatId)),
       userId,
       eventId,
       SEAT_CHANGES_CHANNEL,
-      ...seatIds,
+      holdToken ?? '',
+      ...booked.map((seat) => seat.seatId),
+      ...booked.map((seat) => seat.version),
     );
     return this;
   }
 
-  freeBooked(eventId: number, seatIds: readonly number[]): this {
-    this.pipeline.freeBooked(
-      1 + seatIds.length,
+  /** Frees each booked seat whose cancellation is newer than what Redis shows. */
+  freeBooked(eventId: number, freed: readonly VersionedSeat[]): this {
+    this.of(eventId).freeBooked(
+      2 + freed.length,
       seatKeys.changes(eventId),
-      ...seatIds.map((seatId) => seatKeys.seat(eventId, seatId)),
+      seatKeys.versions(eventId),
+      ...freed.map((seat) => seatKeys.seat(eventId, seat.seatId)),
       eventId,
       SEAT_CHANGES_CHANNEL,
-      ...seatIds,
+      ...freed.map((seat) => seat.seatId),
+      ...freed.map((seat) => seat.version),
     );
     return this;
   }
 
-  publish(channel: string, message: string): this {
-    this.pipeline.publish(channel, message);
+  /** Publishes after the event's changes queued so far (the outcome a waiting request hears). */
+  publish(eventId: number, channel: string, message: string): this {
+    this.of(eventId).publish(channel, message);
     return this;
   }
 
   /** Runs everything queued; rejects with the first command's error. */
   async exec(): Promise<void> {
-    const results = (await this.pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
+    await Promise.all([...this.byEvent.values()].map(execOrThrow));
   }
 }
 

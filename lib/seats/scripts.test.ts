@@ -35,19 +35,139 @@ describe('seat scripts in Redis', () => {
 
     assert.deepEqual(await seats.release(eventId, [a, b], 'not-mine'), []);
     assert.deepEqual(await seats.release(eventId, [b], mine), [b]);
-    await seats.pipeline().markBooked(eventId, [a], 42).freeBooked(eventId, [c]).exec();
+    await seats
+      .pipeline()
+      .markBooked(eventId, [{ seatId: a, version: 1 }], 42, mine)
+      .freeBooked(eventId, [{ seatId: c, version: 1 }])
+      .exec();
     const states = (await seats.snapshot(eventId))?.map((seat) => [seat.state, seat.userId]);
     assert.deepEqual(states, [
       ['booked', 42],
       ['available', undefined],
       ['available', undefined],
     ]);
-    await seats.pipeline().freeBooked(eventId, [a]).exec();
+    await seats
+      .pipeline()
+      .freeBooked(eventId, [{ seatId: a, version: 2 }])
+      .exec();
 
     const changes = await redis.xrange(seatKeys.changes(eventId), '-', '+');
     assert.deepEqual(
       changes.map(([, fields]) => JSON.parse(fields[1] as string).state),
       ['held', 'available', 'booked', 'available'],
     );
+  });
+});
+
+describe('versioned seat state', () => {
+  const services = testServices();
+  before(() => pingDependencies(services, ['redis', 'postgres']));
+  after(() => closeServices(services));
+  const stateOf = async (eventId: number) =>
+    (await services.seats.snapshot(eventId))?.map((seat) => [seat.seatId, seat.state, seat.userId]);
+
+  it('a late or replayed outcome never undoes a newer one', async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 2);
+    const [a, b] = seatIds as [number, number];
+    const { seats } = services;
+    await seats.warm(eventId);
+    const token = randomUUID();
+    assert.equal((await seats.take(eventId, [a, b], token, 60_000)).kind, 'held');
+    // Booked at version 1, cancelled at version 2: the cancellation arrives first.
+    await seats
+      .pipeline()
+      .freeBooked(eventId, [{ seatId: a, version: 2 }])
+      .exec();
+    await seats
+      .pipeline()
+      .markBooked(
+        eventId,
+        [
+          { seatId: a, version: 1 },
+          { seatId: b, version: 1 },
+        ],
+        7,
+        token,
+      )
+      .exec();
+    assert.deepEqual(await stateOf(eventId), [
+      [a, 'available', undefined],
+      [b, 'booked', 7],
+    ]);
+    // The same confirmation again, and a stale cancellation of b, change nothing.
+    await seats
+      .pipeline()
+      .markBooked(eventId, [{ seatId: b, version: 1 }], 7, token)
+      .freeBooked(eventId, [{ seatId: b, version: 1 }])
+      .exec();
+    assert.deepEqual(await stateOf(eventId), [
+      [a, 'available', undefined],
+      [b, 'booked', 7],
+    ]);
+  });
+
+  it("a stale confirmation releases its own request's hold", async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 1);
+    const [a] = seatIds as [number];
+    const { seats } = services;
+    await seats.warm(eventId);
+    await seats
+      .pipeline()
+      .freeBooked(eventId, [{ seatId: a, version: 4 }])
+      .exec();
+    const token = randomUUID();
+    await seats.take(eventId, [a], token, 60_000);
+    await seats
+      .pipeline()
+      .markBooked(eventId, [{ seatId: a, version: 3 }], 7, token)
+      .exec();
+    assert.deepEqual(await stateOf(eventId), [[a, 'available', undefined]]);
+  });
+
+  it('a fill from an older Postgres read loses to the projector; a newer one repairs drift', async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 3);
+    const [a, b, c] = seatIds as [number, number, number];
+    const { seats, redis } = services;
+    await seats.warm(eventId);
+    // The projector freed a at version 2 after the read that still saw it booked at version 1.
+    await seats
+      .pipeline()
+      .freeBooked(eventId, [{ seatId: a, version: 2 }])
+      .exec();
+    const older = await seats.syncFromPostgres(eventId, [{ seatId: a, bookedBy: 9, version: 1 }]);
+    assert.deepEqual(older.repairedSeatIds, []);
+    // Drift: b lost its booking in Redis, c shows a booking Postgres does not have.
+    await redis.set(seatKeys.seat(eventId, c), 'b:999');
+    const repaired = await seats.syncFromPostgres(
+      eventId,
+      [
+        { seatId: a, bookedBy: null, version: 2 },
+        { seatId: b, bookedBy: 5, version: 1 },
+        { seatId: c, bookedBy: null, version: 0 },
+      ],
+      { announce: true },
+    );
+    assert.deepEqual(repaired.repairedSeatIds.sort(), [b, c].sort());
+    assert.deepEqual(await stateOf(eventId), [
+      [a, 'available', undefined],
+      [b, 'booked', 5],
+      [c, 'available', undefined],
+    ]);
+    assert.deepEqual(await seats.cachedEventIds().then((ids) => ids.includes(eventId)), true);
+  });
+
+  it("a seat map being filled is not read as the event's until it is complete", async () => {
+    const { eventId } = await createTestEvent(services, 2_500);
+    const { seats, redis } = services;
+    const warming = seats.warm(eventId);
+    // Until the rename, the event is cold: never a partial map.
+    let sizes: number[] = [];
+    while (!(await redis.exists(seatKeys.seatMap(eventId)))) {
+      sizes = [...sizes, await redis.hlen(seatKeys.seatMap(eventId))];
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await warming;
+    assert.ok(sizes.every((size) => size === 0));
+    assert.equal(await redis.hlen(seatKeys.seatMap(eventId)), 2_500);
   });
 });
