@@ -5,6 +5,7 @@ import { requestId } from 'hono/request-id';
 import type { Caller } from './auth.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
+import type { Attempt } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
 import { type Dependency, pingDependencies, type Services } from './services.ts';
@@ -21,6 +22,8 @@ export type AppEnv = {
     logger: Logger;
     /** Who called, once `authenticate()` has checked the bearer token. */
     caller?: Caller;
+    /** Set by `idempotency()` for a request with an Idempotency-Key (lib/idempotency.ts). */
+    attempt?: Attempt;
   };
 };
 

@@ -54,6 +54,12 @@ export const ConfigSchema = v.object({
   KAFKA_FETCH_INTERVAL_MS: integer(100, 0),
   /** How long `book` and `cancel` wait for the outcome before answering 202 with a request id. */
   BOOK_WAIT_MS: integer(2_000),
+  /**
+   * How long `book` and `cancel` wait for Kafka to acknowledge a command. Past it (or on any send
+   * error) the request is settled in Postgres (lib/requests.ts) and the client hears its certain
+   * outcome, so a stalled broker costs a buyer seconds, not the producer's minutes of retries.
+   */
+  KAFKA_SEND_TIMEOUT_MS: integer(5_000, 100),
   /** How long a seat stays held for a request that is never confirmed. */
   HOLD_TTL_MS: integer(60_000, 1_000),
   MAX_SEATS_PER_REQUEST: integer(10, 1),
@@ -61,6 +67,11 @@ export const ConfigSchema = v.object({
   IDEMPOTENCY_TTL_S: integer(86_400, 1),
   /** How often an open seat stream (SSE) sends a comment line, so proxies keep it open. */
   SSE_HEARTBEAT_MS: integer(15_000, 10),
+  /**
+   * The pause between two runs of the reconciler, which repairs the Redis seat cache from
+   * Postgres: drift from any cause heals within about this long plus one run.
+   */
+  RECONCILE_INTERVAL_MS: integer(10_000, 100),
   /** HS256 secret of the bearer tokens; the default is for development only. */
   JWT_SECRET: v.optional(
     v.pipe(v.string(), v.minLength(32, 'must be at least 32 characters')),

@@ -1,22 +1,48 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app.ts';
 import { ApiError } from './errors.ts';
 
+/**
+ * What one attempt of a request with an Idempotency-Key works with: the booking request id it
+ * must use, and the ids earlier attempts with the same key used whose outcome nobody heard (they
+ * crashed or answered 5xx). The handler settles those first (lib/requests.ts): if one was
+ * decided, that is the answer; the others are withdrawn before this attempt runs.
+ */
+export interface Attempt {
+  requestId: string;
+  earlier: readonly string[];
+}
+
 interface Remembered {
   fingerprint: string;
+  /** Every attempt's request id, oldest first. */
+  requestIds: string[];
+  /** Until when (ms since the epoch) the attempt running now owns the key; 0 once it failed. */
+  leaseUntil: number;
   response?: { status: number; headers: Record<string, string>; body: string };
 }
 
 const REPLAYED_HEADERS = ['content-type', 'location', 'retry-after', 'preference-applied'];
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Slack past the longest a handler can take (its waits for Kafka and the outcome) for Postgres. */
+const LEASE_SLACK_MS = 10_000;
+
+/** Replaces the remembered value only if it is still the one read: two retries never both take over. */
+const TAKE_OVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`;
 
 /**
  * `Idempotency-Key` support (the IETF httpapi draft): the first request with a key runs and its
  * answer is remembered; a retry with the same key and body gets that answer again instead of
  * running twice; the same key with another body is a 422; a retry while the first still runs is
- * a 409. Server errors are forgotten, so the client may retry them. If Redis is down the request
- * runs without this protection (the booking itself stays safe: seats still have one owner).
+ * a 409. The first attempt holds the key for a short lease only: if it crashes, or answers a 5xx
+ * (whose outcome may be uncertain), the next retry takes over at once and learns that attempt's
+ * real outcome before anything else (see `Attempt`). If Redis is down the request runs without
+ * this protection (the booking itself stays safe: seats still have one owner).
  */
 export function idempotency(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -36,42 +62,52 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       .update(await c.req.text())
       .digest('hex');
     const ttl = config.IDEMPOTENCY_TTL_S;
+    const leaseMs = config.BOOK_WAIT_MS + config.KAFKA_SEND_TIMEOUT_MS + LEASE_SLACK_MS;
 
-    let claimed: string | null;
+    let remembered: Remembered = {
+      fingerprint,
+      requestIds: [randomUUID()],
+      leaseUntil: Date.now() + leaseMs,
+    };
+    let earlier: string[] = [];
     try {
-      claimed = await redis.set(
-        storeKey,
-        JSON.stringify({ fingerprint } satisfies Remembered),
-        'EX',
-        ttl,
-        'NX',
-      );
+      const claimed = await redis.set(storeKey, JSON.stringify(remembered), 'EX', ttl, 'NX');
+      if (claimed === null) {
+        const stored = (await redis.get(storeKey)) ?? '{}';
+        const previous = JSON.parse(stored) as Partial<Remembered>;
+        if (previous.fingerprint !== fingerprint) {
+          throw new ApiError('UNPROCESSABLE', {
+            detail: 'This Idempotency-Key was used with a different request body',
+          });
+        }
+        if (previous.response) {
+          const { status, headers, body } = previous.response;
+          return new Response(body, { status, headers: { ...headers, 'idempotent-replayed': 'true' } });
+        }
+        earlier = previous.requestIds ?? [];
+        remembered = { ...remembered, requestIds: [...earlier, ...remembered.requestIds] };
+        const tookOver =
+          (previous.leaseUntil ?? 0) <= Date.now() &&
+          (await redis.eval(TAKE_OVER, 1, storeKey, stored, JSON.stringify(remembered))) === 1;
+        if (!tookOver) {
+          throw new ApiError('CONFLICT', {
+            detail: 'A request with this Idempotency-Key is still being processed; retry shortly',
+            headers: { 'retry-after': '1' },
+          });
+        }
+      }
     } catch (error) {
+      if (error instanceof ApiError) throw error;
       logger.warn({ err: error }, 'idempotency store unavailable; running without it');
       return next();
     }
 
-    if (claimed === null) {
-      const remembered = JSON.parse((await redis.get(storeKey)) ?? '{}') as Partial<Remembered>;
-      if (remembered.fingerprint !== fingerprint) {
-        throw new ApiError('UNPROCESSABLE', {
-          detail: 'This Idempotency-Key was used with a different request body',
-        });
-      }
-      if (!remembered.response) {
-        throw new ApiError('CONFLICT', {
-          detail: 'A request with this Idempotency-Key is still being processed; retry shortly',
-          headers: { 'retry-after': '1' },
-        });
-      }
-      const { status, headers, body } = remembered.response;
-      return new Response(body, { status, headers: { ...headers, 'idempotent-replayed': 'true' } });
-    }
-
+    c.set('attempt', { requestId: remembered.requestIds.at(-1) as string, earlier });
     await next();
     try {
       if (c.res.status >= 500) {
-        await redis.del(storeKey);
+        // Not an answer to remember: the next retry takes over at once and settles this attempt.
+        await redis.set(storeKey, JSON.stringify({ ...remembered, leaseUntil: 0 }), 'EX', ttl);
         return;
       }
       const body = await c.res.clone().text();
@@ -81,8 +117,8 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
           return value === null ? [] : [[name, value]];
         }),
       );
-      const remembered: Remembered = { fingerprint, response: { status: c.res.status, headers, body } };
-      await redis.set(storeKey, JSON.stringify(remembered), 'EX', ttl);
+      const answered: Remembered = { ...remembered, response: { status: c.res.status, headers, body } };
+      await redis.set(storeKey, JSON.stringify(answered), 'EX', ttl);
     } catch (error) {
       logger.warn({ err: error }, 'could not remember the idempotent answer');
     }

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
 import { assertActsFor, authenticate, type Caller } from '../../lib/auth.ts';
-import { confirmedBody, pendingBody, rejectionError, sendCommand, statusUrl } from '../../lib/bookings.ts';
+import {
+  confirmedBody,
+  pendingBody,
+  rejectionError,
+  sendCommand,
+  settleEarlier,
+  statusUrl,
+} from '../../lib/bookings.ts';
 import { ApiError } from '../../lib/errors.ts';
-import type { BookingRequested } from '../../lib/events.ts';
+import type { BookingEvent, BookingRequested } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
 import { rateLimit } from '../../lib/rate-limit.ts';
 import type { TakeResult } from '../../lib/seats/cache.ts';
@@ -47,8 +54,23 @@ export const bookSeats = new Hono<AppEnv>().post(
         },
       });
     }
-    const requestId = randomUUID();
+    const attempt = c.get('attempt');
+    const requestId = attempt?.requestId ?? randomUUID();
     const respondAsync = /\brespond-async\b/.test(c.req.header('prefer') ?? '');
+    const request = { requestId, eventId, userId };
+
+    // An earlier attempt with this Idempotency-Key that never answered: its real outcome first.
+    for (const earlierId of attempt?.earlier ?? []) {
+      const settled = await settleEarlier(c.get('services'), {
+        requestId: earlierId,
+        kind: 'BOOK',
+        userId,
+        eventId,
+        seatIds,
+      });
+      if (settled.kind === 'decided') return answer(c, settled.outcome);
+      await seats.release(eventId, seatIds, earlierId).catch(() => {});
+    }
 
     // The request id is also the locks' owner token. Without Redis no lock is taken: the
     // processor's transaction alone then keeps each seat to one owner, in Kafka order.
@@ -56,16 +78,12 @@ export const bookSeats = new Hono<AppEnv>().post(
     try {
       let held: TakeResult = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
       if (held.kind === 'cold') {
-        if (!(await seats.warm(eventId))) throw rejectionError('UNKNOWN_EVENT', { eventId, userId }, []);
+        if (!(await seats.warm(eventId))) throw rejectionError('UNKNOWN_EVENT', request, []);
         held = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
       }
-      if (held.kind === 'taken') throw rejectionError('SEATS_TAKEN', { eventId, userId }, held.seatIds);
+      if (held.kind === 'taken') throw rejectionError('SEATS_TAKEN', request, held.seatIds);
       if (held.kind !== 'held') {
-        throw rejectionError(
-          'UNKNOWN_SEATS',
-          { eventId, userId },
-          held.kind === 'unknown' ? held.seatIds : seatIds,
-        );
+        throw rejectionError('UNKNOWN_SEATS', request, held.kind === 'unknown' ? held.seatIds : seatIds);
       }
     } catch (error) {
       if (error instanceof ApiError) throw error;
@@ -88,11 +106,17 @@ export const bookSeats = new Hono<AppEnv>().post(
       undo: async () => holdToken && seats.release(eventId, seatIds, holdToken),
       refusal: 'Bookings cannot be queued right now',
     });
-    if (outcome?.type === 'BookingConfirmed') return c.json(confirmedBody(outcome, outcome.bookings), 201);
-    if (outcome?.type === 'BookingRejected')
-      throw rejectionError(outcome.reason, outcome, outcome.offendingSeatIds);
+    if (outcome) return answer(c, outcome);
     c.header('location', statusUrl(requestId));
     if (respondAsync) c.header('preference-applied', 'respond-async');
     return c.json(pendingBody(requestId), 202);
   },
 );
+
+/** 201 with the bookings, or the rejection's problem. */
+function answer(c: Context<AppEnv>, outcome: BookingEvent) {
+  if (outcome.type === 'BookingConfirmed') return c.json(confirmedBody(outcome, outcome.bookings), 201);
+  if (outcome.type === 'BookingRejected')
+    throw rejectionError(outcome.reason, outcome, outcome.offendingSeatIds);
+  throw new Error(`a booking request got a ${outcome.type}`);
+}

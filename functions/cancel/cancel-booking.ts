@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { eq, or, sql } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
 import type { AppEnv } from '../../lib/app.ts';
 import { assertActsFor, authenticate } from '../../lib/auth.ts';
-import { bookingViews, pendingBody, sendCommand, statusUrl } from '../../lib/bookings.ts';
+import { bookingViews, pendingBody, sendCommand, settleEarlier, statusUrl } from '../../lib/bookings.ts';
 import { bookings, seats } from '../../lib/db/schema.ts';
 import { ApiError } from '../../lib/errors.ts';
-import type { CancelRequested } from '../../lib/events.ts';
+import type { BookingEvent, CancelRequested } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
 import { rateLimit } from '../../lib/rate-limit.ts';
 import { IdParam, validate } from '../../lib/validation.ts';
@@ -41,6 +41,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
     const { db } = c.get('services');
     const { bookingId } = c.req.valid('param');
     const { event_id: eventId, seat_id: seatIds } = c.req.valid('query');
+    const attempt = c.get('attempt');
 
     // The booking named, and its siblings from the same request (for more than one seat_id).
     const rows = await db
@@ -75,12 +76,25 @@ export const cancelBooking = new Hono<AppEnv>().delete(
         extensions: { unmatched_seat_ids: unmatched },
       });
     }
+
+    // An earlier attempt with this Idempotency-Key that never answered: its real outcome first.
+    for (const earlierId of attempt?.earlier ?? []) {
+      const settled = await settleEarlier(c.get('services'), {
+        requestId: earlierId,
+        kind: 'CANCEL',
+        userId: named.userId,
+        eventId: named.eventId,
+        seatIds: [],
+      });
+      if (settled.kind === 'decided') return answer(c, settled.outcome, bookingId);
+    }
+
     const live = targets.filter((row) => row.status === 'CONFIRMED');
     if (live.length === 0) {
       throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });
     }
 
-    const requestId = randomUUID();
+    const requestId = attempt?.requestId ?? randomUUID();
     const command: CancelRequested = {
       type: 'CancelRequested',
       requestId,
@@ -93,17 +107,23 @@ export const cancelBooking = new Hono<AppEnv>().delete(
       wait: true,
       refusal: 'Cancellations cannot be queued right now',
     });
-    if (outcome?.type === 'BookingCancelled') {
-      return c.json({
-        request_id: requestId,
-        status: 'CANCELLED',
-        bookings: bookingViews(outcome, outcome.bookings, 'CANCELED'),
-      });
-    }
-    if (outcome?.type === 'CancelRejected') {
-      throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });
-    }
+    if (outcome) return answer(c, outcome, bookingId);
     c.header('location', statusUrl(requestId));
     return c.json(pendingBody(requestId), 202);
   },
 );
+
+/** 200 with the cancelled bookings, or 409 when they were cancelled already. */
+function answer(c: Context<AppEnv>, outcome: BookingEvent, bookingId: number) {
+  if (outcome.type === 'BookingCancelled') {
+    return c.json({
+      request_id: outcome.requestId,
+      status: 'CANCELLED',
+      bookings: bookingViews(outcome, outcome.bookings, 'CANCELED'),
+    });
+  }
+  if (outcome.type === 'CancelRejected') {
+    throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });
+  }
+  throw new Error(`a cancel request got a ${outcome.type}`);
+}

@@ -159,7 +159,7 @@ export class SeatCache {
         SEAT_CHANGES_CHANNEL,
         options.announce ? 1 : 0,
         ...chunk.map((row) => row.seatId),
-        ...chunk.map((row) => row.bookedBy ?? 0),
+        ...chunk.map((row) => row.bookedBy ?? ''),
         ...chunk.map((row) => row.version),
       );
       repaired.push(...changed.map(Number));
@@ -167,9 +167,13 @@ export class SeatCache {
     return { repairedSeatIds: repaired };
   }
 
-  /** The events whose seats are in the cache. */
+  /** The events whose seats are in the cache; an event whose seat map is gone leaves the list. */
   async cachedEventIds(): Promise<number[]> {
-    return (await this.redis.smembers(seatKeys.cachedEvents)).map(Number).sort((a, b) => a - b);
+    const listed = (await this.redis.smembers(seatKeys.cachedEvents)).map(Number).sort((a, b) => a - b);
+    const present = await Promise.all(listed.map((eventId) => this.redis.exists(seatKeys.seatMap(eventId))));
+    const gone = listed.filter((_, i) => present[i] === 0);
+    if (gone.length > 0) await this.redis.srem(seatKeys.cachedEvents, ...gone);
+    return listed.filter((_, i) => present[i] === 1);
   }
 
   /**

@@ -154,6 +154,11 @@ describe('versioned seat state', () => {
       [c, 'available', undefined],
     ]);
     assert.deepEqual(await seats.cachedEventIds().then((ids) => ids.includes(eventId)), true);
+    // Booked by a user Postgres no longer knows: still booked, never read as free.
+    await seats.syncFromPostgres(eventId, [{ seatId: c, bookedBy: 0, version: 1 }]);
+    assert.equal(await redis.get(seatKeys.seat(eventId, c)), 'b:0');
+    await redis.del(seatKeys.seatMap(eventId));
+    assert.equal(await seats.cachedEventIds().then((ids) => ids.includes(eventId)), false);
   });
 
   it("a seat map being filled is not read as the event's until it is complete", async () => {

@@ -135,7 +135,8 @@ return freed
  * whatever Redis has; a free one removes a booking but keeps a hold (a request still pending).
  * Used to fill a cold event (announce 0) and by the reconciler (announce 1: stream clients see
  * each repair). KEYS: change stream, version hash, seat keys. ARGV: event id, channel, announce,
- * then the seat ids, then their booker (0 for free), then their versions. Returns the changed ids.
+ * then the seat ids, then their booker ('' for free; 0 for booked by an unknown user), then their
+ * versions. Returns the changed ids.
  */
 export const SYNC_SEATS = `${RECORD_CHANGE}${SEAT_VERSION}
 local count = #KEYS - 2
@@ -146,7 +147,7 @@ for i = 1, count do
   local shown = seat_version(KEYS[2], seat_id)
   if version >= shown then
     local value = redis.call('GET', key)
-    if booker ~= '0' then
+    if booker ~= '' then
       if value ~= 'b:' .. booker then
         redis.call('SET', key, 'b:' .. booker)
         changed[#changed + 1] = seat_id
