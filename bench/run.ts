@@ -465,7 +465,7 @@ async function benchSystem(context: Context): Promise<RunReport[]> {
 /** Records when each confirmation is announced to waiting clients (the projector's outcome message). */
 async function observeConfirmations(redisUrl: string): Promise<{ stop(): Promise<Map<string, number>> }> {
   const seen = new Map<string, number>();
-  const subscriber = createRedis({ REDIS_URL: redisUrl }, { subscriber: true });
+  const subscriber = createRedis({ REDIS_URL: redisUrl, REDIS_CLUSTER_NODES: [] }, { subscriber: true });
   subscriber.on('message', (_channel: string, message: string) => {
     if (!message.includes('"BookingConfirmed"')) return;
     const requestId = /"requestId":"([^"]+)"/.exec(message)?.[1];

@@ -62,7 +62,8 @@ const dotenv = (text: string) =>
 
 const functions = await describeFunctions();
 const httpFunctions = functions.filter(isHttp);
-const kafkaFunctions = functions.filter((fn) => !isHttp(fn));
+const kafkaFunctions = functions.filter((fn) => fn.trigger === 'kafka');
+const scheduledFunctions = functions.filter((fn) => fn.trigger === 'schedule');
 
 const compose = (await yamlOf('docker-compose.yml'))[0] as Json;
 const nginx = await read(NGINX_CONF);
@@ -216,7 +217,7 @@ describe('deploy files', () => {
       assert.deepEqual(compose.services.migrate.command, [bundleOf('migrate')]);
     });
 
-    it('fits a 2 GB Raspberry Pi 5: limits within the budget, none below what a function was measured to use', () => {
+    it('fits a 4 GB Raspberry Pi 5: limits within the budget, none below what a function was measured to use', () => {
       const running = Object.values(compose.services as Record<string, Json>).filter(
         (service) => service.restart !== 'no',
       );
@@ -366,6 +367,23 @@ describe('deploy files', () => {
         assert.ok(scaled.spec.maxReplicaCount <= TOPICS[key].partitions);
         assert.ok(trigger.metadata.bootstrapServersFromEnv in configMap.data);
         assert.equal(find('Service', fn.name), undefined, 'a Kafka function takes no traffic');
+      }
+    });
+
+    it('runs each scheduled function as one replica that takes no traffic and is never scaled', () => {
+      for (const fn of scheduledFunctions) {
+        assert.equal(find('Deployment', fn.name)?.spec.replicas, 1, fn.name);
+        for (const kind of ['Service', 'HorizontalPodAutoscaler', 'ScaledObject']) {
+          assert.equal(find(kind, fn.name), undefined, `${fn.name} has no ${kind}`);
+        }
+        assert.doesNotMatch(nginx, new RegExp(`" ${fn.name};`), `no gateway route reaches ${fn.name}`);
+      }
+      for (const fn of [...httpFunctions, ...kafkaFunctions]) {
+        assert.equal(
+          find('Deployment', fn.name)?.spec.replicas,
+          undefined,
+          `${fn.name}: its autoscaler owns the count`,
+        );
       }
     });
 

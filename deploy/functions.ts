@@ -5,7 +5,7 @@
 import { FUNCTIONS } from '../functions/registry.ts';
 import { createFunctionApp, httpRoutes } from '../lib/app.ts';
 import { parseConfig } from '../lib/config.ts';
-import type { FunctionDefinition } from '../lib/function.ts';
+import type { FunctionDefinition, Trigger } from '../lib/function.ts';
 import { TOPICS, type TopicKey } from '../lib/kafka/topics.ts';
 import { createLogger } from '../lib/logger.ts';
 import { closeServices, createServices, type Dependency } from '../lib/services.ts';
@@ -18,8 +18,9 @@ export interface HttpRoute {
 
 export interface DeployedFunction {
   name: string;
+  trigger: Trigger['kind'];
   needs: readonly Dependency[];
-  /** The HTTP routes an HTTP function answers; empty for a Kafka function. */
+  /** The HTTP routes an HTTP function answers; empty for a Kafka or scheduled function. */
   routes: HttpRoute[];
   /** The consumed topic of a Kafka function. */
   topic?: { key: TopicKey; name: string; partitions: number };
@@ -36,28 +37,27 @@ export async function describeFunctions(
   const services = createServices(config, createLogger({ LOG_LEVEL: 'silent' }));
   try {
     return definitions.map((definition) => {
-      const { trigger } = definition;
+      const { name, needs, trigger } = definition;
       if (trigger.kind === 'kafka') {
-        const { name, partitions } = TOPICS[trigger.topic];
+        const topic = TOPICS[trigger.topic];
         return {
-          name: definition.name,
-          needs: definition.needs,
+          name,
+          trigger: trigger.kind,
+          needs,
           routes: [],
-          topic: { key: trigger.topic, name, partitions },
+          topic: { key: trigger.topic, name: topic.name, partitions: topic.partitions },
         };
       }
-      return {
-        name: definition.name,
-        needs: definition.needs,
-        routes: httpRoutes(createFunctionApp(definition, services)),
-      };
+      // A scheduled function's app answers only its trigger's POST /: it takes no traffic.
+      const routes = trigger.kind === 'http' ? httpRoutes(createFunctionApp(definition, services)) : [];
+      return { name, trigger: trigger.kind, needs, routes };
     });
   } finally {
     await closeServices(services);
   }
 }
 
-export const isHttp = (fn: DeployedFunction): boolean => fn.topic === undefined;
+export const isHttp = (fn: DeployedFunction): boolean => fn.trigger === 'http';
 
 /**
  * A Hono path as an anchored regular expression that means the same in PCRE (nginx), RE2-like

@@ -1,7 +1,8 @@
 /**
  * The cluster deployment, deploy/k8s/base/: a Kustomize base with a Deployment per function, a
  * Service, HorizontalPodAutoscaler and Ingress paths for the HTTP ones, a KEDA ScaledObject on
- * consumer lag for the Kafka ones, the config, and the set-up Job (migrations, then topics).
+ * consumer lag for the Kafka ones, one replica for the scheduled ones, the config, and the set-up
+ * Job (migrations, then topics).
  */
 import { type BundleEntry, bundleOf } from './build.ts';
 import { yamlFile } from './files.ts';
@@ -61,8 +62,11 @@ function deployment(fn: DeployedFunction) {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: fn.name, labels },
-    // No replicas: the HorizontalPodAutoscaler or ScaledObject owns the count.
     spec: {
+      // An HTTP or Kafka function's count is its HorizontalPodAutoscaler's or ScaledObject's. A
+      // scheduled one's work is the same whoever does it, so one replica: a second would only
+      // repeat each run (harmlessly, as during a rolling update).
+      ...(fn.trigger === 'schedule' && { replicas: 1 }),
       selector: { matchLabels: { 'app.kubernetes.io/name': fn.name } },
       template: {
         metadata: { labels },
@@ -177,13 +181,22 @@ function scaledObject(fn: DeployedFunction & { topic: NonNullable<DeployedFuncti
 
 export function functionManifests(fn: DeployedFunction): string {
   const { topic } = fn;
-  const documents = topic
-    ? [deployment(fn), scaledObject({ ...fn, topic })]
-    : [deployment(fn), service(fn), horizontalPodAutoscaler(fn)];
-  const trigger = topic
-    ? `consumes ${topic.name} (group ${fn.name}), scaled by KEDA on lag`
-    : `answers ${fn.routes.map((route) => `${route.method} ${route.path}`).join(', ')}`;
-  return yamlFile(documents, `Function ${fn.name}: ${trigger}.`);
+  if (topic) {
+    return yamlFile(
+      [deployment(fn), scaledObject({ ...fn, topic })],
+      `Function ${fn.name}: consumes ${topic.name} (group ${fn.name}), scaled by KEDA on lag.`,
+    );
+  }
+  if (fn.trigger === 'schedule') {
+    return yamlFile(
+      [deployment(fn)],
+      `Function ${fn.name}: runs on a schedule inside its pod, one replica; it takes no traffic.`,
+    );
+  }
+  return yamlFile(
+    [deployment(fn), service(fn), horizontalPodAutoscaler(fn)],
+    `Function ${fn.name}: answers ${fn.routes.map((route) => `${route.method} ${route.path}`).join(', ')}.`,
+  );
 }
 
 /** Every shared variable: the credential-bearing ones in the Secret, the rest in the ConfigMap. */

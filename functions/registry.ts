@@ -5,6 +5,7 @@ import bookingStatus from './booking-status/index.ts';
 import cancel from './cancel/index.ts';
 import eventSeats from './event-seats/index.ts';
 import events from './events/index.ts';
+import reconciler from './reconciler/index.ts';
 import seatProjector from './seat-projector/index.ts';
 import seatStream from './seat-stream/index.ts';
 import userBookings from './user-bookings/index.ts';
@@ -22,4 +23,5 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   userBookings,
   seatStream,
   web,
+  reconciler,
 ];

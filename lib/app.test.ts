@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Hono } from 'hono';
+import bookFunction from '../functions/book/index.ts';
 import { testServices } from '../test/support.ts';
-import { type AppEnv, newApp } from './app.ts';
+import { type AppEnv, createFunctionApp, newApp } from './app.ts';
 import { ApiError } from './errors.ts';
 import { closeServices } from './services.ts';
 
@@ -78,6 +79,18 @@ describe('newApp', () => {
       const response = await app.request('/readyz');
       assert.equal(response.status, 503);
       assert.match((await response.json()).detail, /^redis: cannot reach REDIS_URL/);
+    } finally {
+      await closeServices(deadRedis);
+    }
+  });
+
+  it('stays ready without a dependency it was built to do without, and says it is degraded', async () => {
+    const deadRedis = testServices({ REDIS_URL: 'redis://127.0.0.1:1/0' });
+    try {
+      const app = createFunctionApp(bookFunction, deadRedis);
+      const response = await app.request('/readyz');
+      assert.equal(response.status, 200, 'book queues bookings while Redis is down');
+      assert.deepEqual((await response.json()).degraded, ['redis']);
     } finally {
       await closeServices(deadRedis);
     }

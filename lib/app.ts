@@ -8,7 +8,7 @@ import type { FunctionDefinition } from './function.ts';
 import type { Attempt } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
-import { type Dependency, pingDependencies, type Services } from './services.ts';
+import { type Dependency, pingDependencies, type Services, unreachable } from './services.ts';
 
 /**
  * What handlers find on the context. Read it with `c.get(name)`: `c.var` copies every variable
@@ -59,8 +59,12 @@ export function newApp(options: {
   name: string;
   services: Services;
   needs: readonly Dependency[];
+  /** Of `needs`, those the function answers usefully without; /readyz reports them, passes anyway. */
+  degradesWithout?: readonly Dependency[];
 }): Hono<AppEnv> {
   const { name, services, needs } = options;
+  const degradesWithout = options.degradesWithout ?? [];
+  const essential = needs.filter((dependency) => !degradesWithout.includes(dependency));
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
@@ -84,8 +88,9 @@ export function newApp(options: {
   app.get('/healthz', (c) => c.json({ status: 'ok', function: name }));
   app.get('/readyz', async (c) => {
     try {
-      await pingDependencies(services, needs);
-      return c.json({ status: 'ready', function: name, needs });
+      await pingDependencies(services, essential);
+      const degraded = await unreachable(services, degradesWithout);
+      return c.json({ status: degraded.length ? 'degraded' : 'ready', function: name, needs, degraded });
     } catch (error) {
       return c.json({ status: 'unavailable', function: name, detail: (error as Error).message }, 503);
     }
@@ -180,7 +185,12 @@ export function answerWrongMethods(app: Hono<AppEnv>, routes: { method: string; 
 
 /** A function's whole app: the shared factory plus its route modules. */
 export function createFunctionApp(definition: FunctionDefinition, services: Services): Hono<AppEnv> {
-  const app = newApp({ name: definition.name, services, needs: definition.needs });
+  const app = newApp({
+    name: definition.name,
+    services,
+    needs: definition.needs,
+    degradesWithout: definition.degradesWithout,
+  });
   if (definition.trigger.kind === 'http') {
     app.use(...jsonBodies(MAX_BODY_BYTES));
     serveApiDocs(app, () => definition.routes, `seatrush: ${definition.name}`);

@@ -29,6 +29,18 @@ export const ConfigSchema = v.object({
   DATABASE_URL: urlWithScheme(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/seatrush'),
   DATABASE_POOL_SIZE: integer(10, 1),
   REDIS_URL: urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379/0'),
+  /**
+   * A Redis Cluster's nodes (comma-separated host:port, any of its masters); when set, REDIS_URL
+   * is not used and the functions speak the cluster protocol (MOVED/ASK redirects).
+   */
+  REDIS_CLUSTER_NODES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((value) => (value.trim() === '' ? [] : value.split(',').map((node) => node.trim()))),
+      v.array(v.pipe(v.string(), v.regex(/^[\w.-]+:\d+$/, 'each node must be host:port'))),
+    ),
+    '',
+  ),
   KAFKA_BROKERS: v.optional(
     v.pipe(
       v.string(),

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app.ts';
 import { ApiError } from './errors.ts';
+import { isOutOfMemory } from './redis.ts';
 
 /**
  * What one attempt of a request with an Idempotency-Key works with: the booking request id it
@@ -98,7 +99,12 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       }
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      logger.warn({ err: error }, 'idempotency store unavailable; running without it');
+      // Fail open, down or full (OOM) alike: a request without its key still books at most once
+      // (seat locks and the processor), only a retry is no longer recognised.
+      logger.warn(
+        { err: error, redisOutOfMemory: isOutOfMemory(error) },
+        'idempotency store unavailable; running without it',
+      );
       return next();
     }
 

@@ -4,7 +4,7 @@ import { Ratelimit } from '@upstash/ratelimit';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app.ts';
 import { ApiError } from './errors.ts';
-import type { Redis } from './redis.ts';
+import { isOutOfMemory, type Redis } from './redis.ts';
 
 /**
  * The four calls @upstash/ratelimit makes, over the project's own ioredis client (the library
@@ -85,8 +85,11 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
 
     let tightest: { limit: number; remaining: number; reset: number; success: boolean } | undefined;
     try {
+      // The identifier is a hash tag, so a window's two keys share a slot on a Redis Cluster.
       const results = await Promise.all(
-        checks.map((check) => limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(check.id)),
+        checks.map((check) =>
+          limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(`{${check.id}}`),
+        ),
       );
       for (const result of results) {
         if (!tightest || !result.success || result.remaining < tightest.remaining) {
@@ -95,7 +98,11 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
         }
       }
     } catch (error) {
-      logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting the request through');
+      // Fail open, down or full (OOM) alike: the booking stays correct without the limiter.
+      logger.warn(
+        { err: error, redisOutOfMemory: isOutOfMemory(error) },
+        'rate limiter unavailable (Redis); letting the request through',
+      );
       return next();
     }
     if (!tightest) return next();

@@ -2,10 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { type AppEnv, answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
-import type { FunctionDefinition } from './function.ts';
+import { essentialNeeds, type FunctionDefinition } from './function.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
 import { serveApiDocs } from './openapi.ts';
-import { type Dependency, pingDependencies, type Services } from './services.ts';
+import { startScheduleTrigger } from './schedule/trigger.ts';
+import { type Dependency, pingDependencies, type Services, unreachable } from './services.ts';
 
 /** How long requests in flight may take to finish once stopping starts. */
 const DRAIN_MS = 5_000;
@@ -17,14 +18,18 @@ const closeAllConnections = (server: unknown) => (server as ClosableServer).clos
 export interface RunningFunctions {
   /** Where the HTTP server listens, e.g. http://127.0.0.1:3000. */
   url: string;
-  /** Stops taking requests, lets those in flight finish, finishes each Kafka batch and commits. */
+  /**
+   * Stops taking requests and scheduling runs, lets those in flight finish, finishes each Kafka
+   * batch and commits.
+   */
   stop(): Promise<void>;
 }
 
 /**
  * Starts the given functions in this process: one alone (as in its container) answers on the
  * port itself; several share the port through a gateway that only routes by method and path.
- * A Kafka function also gets its trigger, and still answers /healthz and /readyz on the port.
+ * A Kafka or scheduled function also gets its trigger, and still answers /healthz and /readyz on
+ * the port.
  */
 export async function startFunctions(
   definitions: readonly FunctionDefinition[],
@@ -32,16 +37,31 @@ export async function startFunctions(
   listen: { host: string; port: number },
 ): Promise<RunningFunctions> {
   const needs = new Set<Dependency>(definitions.flatMap((definition) => definition.needs));
-  await pingDependencies(services, needs);
-  if (needs.has('kafka')) await services.kafka.ensureTopics();
+  const essential = new Set<Dependency>(definitions.flatMap(essentialNeeds));
+  await pingDependencies(services, essential);
+  // A function restarted during an outage it was built for starts degraded rather than not at all.
+  for (const dependency of await unreachable(services, needs)) {
+    services.logger.warn({ dependency }, `${dependency} is unreachable; starting degraded`);
+  }
+  if (essential.has('kafka')) await services.kafka.ensureTopics();
 
   const apps = definitions.map((definition) => ({
     definition,
     app: createFunctionApp(definition, services),
   }));
-  const triggers: RunningTrigger[] = [];
+  const triggers: Pick<RunningTrigger, 'stop'>[] = [];
   try {
     for (const { definition, app } of apps) {
+      if (definition.trigger.kind === 'schedule') {
+        triggers.push(
+          startScheduleTrigger({
+            app,
+            everyMs: definition.trigger.everyMs(services.config),
+            logger: services.logger.child({ fn: definition.name }),
+          }),
+        );
+        continue;
+      }
       if (definition.trigger.kind !== 'kafka') continue;
       triggers.push(
         await startKafkaTrigger({
@@ -50,6 +70,11 @@ export async function startFunctions(
           groupId: services.kafka.groupId(definition.name),
           app,
           logger: services.logger.child({ fn: definition.name }),
+          dependenciesHealthy: () =>
+            pingDependencies(services, definition.needs).then(
+              () => true,
+              () => false,
+            ),
           fetchIntervalMs: services.config.KAFKA_FETCH_INTERVAL_MS,
         }),
       );
@@ -60,7 +85,7 @@ export async function startFunctions(
   }
 
   const only = apps.length === 1 ? apps[0] : undefined;
-  const fetch = only ? only.app.fetch : gateway(apps, services, needs).fetch;
+  const fetch = only ? only.app.fetch : gateway(apps, services, essential).fetch;
   const server = serve({ fetch, hostname: listen.host, port: listen.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

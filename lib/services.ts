@@ -1,5 +1,6 @@
 import type { Config } from './config.ts';
 import { createDatabase, type Database, pingDatabase } from './db/client.ts';
+import { Backlog } from './kafka/backlog.ts';
 import { createKafka, KafkaBus } from './kafka/client.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { OutcomeWaiter } from './outcomes.ts';
@@ -24,6 +25,8 @@ export interface Services {
   subscriptions: Subscriptions;
   seats: SeatCache;
   outcomes: OutcomeWaiter;
+  /** How long booking commands have waited for the processor (measured only once asked). */
+  commandBacklog: Backlog;
 }
 
 export function createServices(config: Config, logger: Logger = createLogger(config)): Services {
@@ -31,16 +34,19 @@ export function createServices(config: Config, logger: Logger = createLogger(con
   const redis = createRedis(config);
   const subscriber = createRedis(config, { subscriber: true });
   const subscriptions = new Subscriptions(subscriber);
+  const kafka = new KafkaBus(createKafka(config, logger), config);
   return {
     config,
     logger,
     db,
     redis,
-    kafka: new KafkaBus(createKafka(config, logger), config),
+    kafka,
     subscriber,
     subscriptions,
     seats: new SeatCache(redis, db),
     outcomes: new OutcomeWaiter(subscriptions),
+    // The processor's consumer group is named after it (lib/runner.ts).
+    commandBacklog: new Backlog(kafka, 'bookingCommands', kafka.groupId('booking-processor'), logger),
   };
 }
 
@@ -55,7 +61,24 @@ export async function pingDependencies(services: Services, needs: Iterable<Depen
   await Promise.all([...new Set(needs)].map((dependency) => PINGS[dependency](services)));
 }
 
+/** Which of these dependencies do not answer right now. */
+export async function unreachable(
+  services: Services,
+  dependencies: Iterable<Dependency>,
+): Promise<Dependency[]> {
+  const checked = await Promise.all(
+    [...new Set(dependencies)].map((dependency) =>
+      PINGS[dependency](services).then(
+        () => undefined,
+        () => dependency,
+      ),
+    ),
+  );
+  return checked.filter((dependency) => dependency !== undefined);
+}
+
 export async function closeServices(services: Services): Promise<void> {
+  services.commandBacklog.stop();
   await Promise.allSettled([
     services.kafka.disconnect(),
     closeRedis(services.redis),

@@ -15,6 +15,7 @@ import { ApiError } from '../../lib/errors.ts';
 import type { BookingEvent, BookingRequested } from '../../lib/events.ts';
 import { idempotency } from '../../lib/idempotency.ts';
 import { rateLimit } from '../../lib/rate-limit.ts';
+import { isOutOfMemory } from '../../lib/redis.ts';
 import type { TakeResult } from '../../lib/seats/cache.ts';
 import { Id, validate } from '../../lib/validation.ts';
 
@@ -54,6 +55,16 @@ export const bookSeats = new Hono<AppEnv>().post(
         },
       });
     }
+    // A hold outlives its request only if the processor decides it within HOLD_TTL_MS: while the
+    // queue is half that long, a new request would risk a hold that lapses (and a seat sold twice
+    // in Redis, one buyer then refused after a 202). Refuse it instead; nothing changes.
+    const waitingMs = c.get('services').commandBacklog.oldestWaitingMs();
+    if (waitingMs * 2 >= config.HOLD_TTL_MS) {
+      throw new ApiError('SERVICE_UNAVAILABLE', {
+        detail: `Bookings are ${Math.round(waitingMs / 1000)} s behind; nothing changed. Retry shortly.`,
+        headers: { 'retry-after': '5' },
+      });
+    }
     const attempt = c.get('attempt');
     const requestId = attempt?.requestId ?? randomUUID();
     const respondAsync = /\brespond-async\b/.test(c.req.header('prefer') ?? '');
@@ -87,7 +98,12 @@ export const bookSeats = new Hono<AppEnv>().post(
       }
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      logger.warn({ err: error, requestId }, 'seat locks unavailable (Redis); the processor alone decides');
+      // Fail open, also when Redis is full (OOM): the processor's transaction alone still keeps
+      // one owner per seat, and the reconciler repairs the view once Redis takes writes again.
+      logger.warn(
+        { err: error, requestId, redisOutOfMemory: isOutOfMemory(error) },
+        'seat locks unavailable (Redis); the processor alone decides',
+      );
       holdToken = null;
     }
 

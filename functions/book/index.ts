@@ -6,5 +6,8 @@ export default defineFunction({
   name: 'book',
   trigger: { kind: 'http' },
   needs: ['redis', 'kafka', 'postgres'],
+  // Without Redis it queues unlocked requests for the processor to decide; Postgres it needs only
+  // to fill a cold event's cache and to settle an unacknowledged command.
+  degradesWithout: ['redis', 'postgres'],
   routes: [bookSeats],
 });

@@ -21,9 +21,16 @@ export const getRequestStatus = new Hono<AppEnv>().get(
   async (c) => {
     const { db, redis } = c.get('services');
     const { requestId } = c.req.valid('param');
-    const [request] = await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId));
+    const find = async () =>
+      (await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId)))[0];
+    let request = await find();
+    let pendingFor: string | null = null;
     if (!request) {
-      const pendingFor = await redis.get(pendingRequestKey(requestId)).catch(() => null);
+      pendingFor = await redis.get(pendingRequestKey(requestId)).catch(() => null);
+      // The projector drops the marker once the request is decided: look again before a 404.
+      if (pendingFor === null) request = await find();
+    }
+    if (!request) {
       if (pendingFor === null) throw new ApiError('NOT_FOUND', { detail: `No booking request ${requestId}` });
       assertActsFor(c.get('caller'), Number(pendingFor));
       return c.json(pendingBody(requestId));

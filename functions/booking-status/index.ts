@@ -6,5 +6,7 @@ export default defineFunction({
   name: 'booking-status',
   trigger: { kind: 'http' },
   needs: ['postgres', 'redis'],
+  // Redis only knows which undecided requests are pending; decided ones are all in Postgres.
+  degradesWithout: ['redis'],
   routes: [getRequestStatus],
 });

@@ -6,5 +6,7 @@ export default defineFunction({
   name: 'cancel',
   trigger: { kind: 'http' },
   needs: ['postgres', 'redis', 'kafka'],
+  // Without Redis it still queues the cancel; the client polls instead of waiting.
+  degradesWithout: ['redis'],
   routes: [cancelBooking],
 });

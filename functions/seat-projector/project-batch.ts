@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../lib/app.ts';
+import { pendingRequestKey } from '../../lib/bookings.ts';
 import { BookingEvent, decodeEvent } from '../../lib/events.ts';
 import { KafkaBatchSchema } from '../../lib/kafka/batch.ts';
 import { OUTCOMES_CHANNEL } from '../../lib/outcomes.ts';
@@ -13,9 +14,10 @@ import { validate } from '../../lib/validation.ts';
  * outcomes that arrive late or twice (a paused processor's, a replay's) never undo newer ones.
  */
 export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
-  const { seats } = c.get('services');
+  const { seats, redis } = c.get('services');
   const pipeline = seats.pipeline();
   const created: number[] = [];
+  const decided: string[] = [];
 
   for (const message of c.req.valid('json').messages) {
     const event = decodeEvent(BookingEvent, message);
@@ -36,9 +38,12 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
         break;
     }
     pipeline.publish(event.eventId, OUTCOMES_CHANNEL, message.value as string);
+    decided.push(event.requestId);
   }
 
   await pipeline.exec();
+  // A decided request is read from Postgres: its pending marker would only hold memory for a day.
+  await Promise.all(decided.map((requestId) => redis.unlink(pendingRequestKey(requestId))));
   await Promise.all(created.map((eventId) => seats.warm(eventId)));
   return c.body(null, 204);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Redis as RedisServer } from 'ioredis';
 import { createFunctionApp } from '../../lib/app.ts';
 import { type RunningFunctions, startFunctions } from '../../lib/runner.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/seats/cache.ts';
@@ -210,7 +211,7 @@ describe('seat-stream', () => {
     const [a, b] = event.seatIds as [number, number];
     const stream = await connect(event.eventId);
     await stream.nextEvent();
-    const { localAddress, localPort } = services.subscriber.stream as {
+    const { localAddress, localPort } = (services.subscriber as RedisServer).stream as {
       localAddress?: string;
       localPort?: number;
     };

@@ -144,6 +144,24 @@ export class KafkaBus {
     });
   }
 
+  /** Per partition of a topic: the group's committed offset (its start if none) and the end. */
+  async offsets(
+    key: TopicKey,
+    groupId: string,
+  ): Promise<{ partition: number; committed: number; end: number }[]> {
+    const admin = await this.connectedAdmin();
+    const topic = this.topic(key);
+    const [ends, [group]] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    const committed = new Map(group?.partitions.map((p) => [p.partition, Number(p.offset)]));
+    return ends.map(({ partition, high, low }) => {
+      const offset = committed.get(partition) ?? -1;
+      return { partition, committed: offset < 0 ? Number(low) : offset, end: Number(high) };
+    });
+  }
+
   /** Fails with one line naming KAFKA_BROKERS and how to start the local broker. */
   async ping(): Promise<void> {
     try {

@@ -3,6 +3,19 @@ import type { Logger } from '../logger.ts';
 import type { KafkaBatch, KafkaBatchMessage } from './batch.ts';
 import type { KafkaBus } from './client.ts';
 
+/** A crashed consumer's partitions are handed over this quickly (kafkajs' default is 30 s). */
+const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * The longest wait between two attempts. Heartbeats go on while waiting, so the wait is not what
+ * keeps the member in its group; it bounds how long a dependency that came back goes unused.
+ */
+const MAX_BACKOFF_MS = SESSION_TIMEOUT_MS / 4;
+/** How often a wait or a delivery in flight asks kafkajs to heartbeat; it sends one once due. */
+const TICK_MS = HEARTBEAT_INTERVAL_MS / 4;
+/** A dependency check slower than this counts as "down": a dependency that does not answer is. */
+const HEALTH_CHECK_TIMEOUT_MS = 3_000;
+
 export interface KafkaTriggerOptions {
   bus: KafkaBus;
   /** The consumed topic's full (prefixed) name. */
@@ -11,7 +24,20 @@ export interface KafkaTriggerOptions {
   /** The function's app; only `fetch` is used, as a push subscription would POST to it. */
   app: { fetch(request: Request): Response | Promise<Response> };
   logger: Logger;
-  /** Backoff between retries of a failing batch; it doubles up to the maximum. */
+  /**
+   * Whether the function's own dependencies answer (the runner pings what it `needs`). A failure
+   * while one is down is an outage, not a bad message: it is retried without being counted, so an
+   * outage never sends a good command to the dead-letter topic (that would lose a booking).
+   */
+  dependenciesHealthy(): Promise<boolean>;
+  /**
+   * Failed attempts, counted only while the dependencies are healthy, after which a batch is
+   * re-delivered one message at a time, and a single message goes to the dead-letter topic.
+   * 10 (about 20 s of failures with the backoff's cap) rather than fewer: a good command that
+   * fails while every ping passes (a deadlock, a failover) must get time to go through.
+   */
+  maxAttempts?: number;
+  /** Backoff between attempts; it doubles up to the maximum, itself at most MAX_BACKOFF_MS. */
   retryBackoffMs?: { initial: number; max: number };
   maxBytesPerPartition?: number;
   /**
@@ -32,24 +58,33 @@ export interface RunningTrigger {
 type Outcome =
   | { kind: 'ok' }
   | { kind: 'rejected'; status: number; reason: string }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; status?: number; reason: string };
+
+/** How delivering some messages ended: handled, or given up on (rejected, or failed too often). */
+type Verdict = { kind: 'ok' } | { kind: 'undeliverable'; status?: number; reason: string; attempts: number };
 
 /**
  * Consumes a topic and hands each batch to a function's app as `POST /`. The answer decides the
  * offsets: 2xx commits; 4xx means some message is bad, so the batch is re-delivered one message at
  * a time and each rejected message goes to the dead-letter topic with the reason; anything else
- * is retried with backoff, forever, so no message is ever skipped.
+ * is retried with backoff. A batch that fails `maxAttempts` times while the function's
+ * dependencies are healthy is re-delivered one message at a time too, and a message that still
+ * fails that often goes to the dead-letter topic, so one poison message cannot block its
+ * partition; while a dependency is down, failures are retried without end and never counted.
+ * Nothing is handed to the app once the consumer is stopping or its group has moved on.
  */
 export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<RunningTrigger> {
   const { bus, topic, groupId, app, logger } = options;
-  const backoff = options.retryBackoffMs ?? { initial: 200, max: 10_000 };
+  const maxAttempts = options.maxAttempts ?? 10;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error('maxAttempts must be 1 or more');
+  const backoffMax = Math.min(options.retryBackoffMs?.max ?? MAX_BACKOFF_MS, MAX_BACKOFF_MS);
+  const backoffInitial = Math.min(options.retryBackoffMs?.initial ?? 200, backoffMax);
   const consumer = bus.kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
-    // A crashed consumer's partitions are handed over quickly (the default is 30 s).
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
+    sessionTimeout: SESSION_TIMEOUT_MS,
+    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
     // Errors are retried inside eachBatch; a consumer that still crashes restarts itself.
     retry: { retries: 5, restartOnFailure: async () => true },
   });
@@ -74,59 +109,133 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
       const reason = await response.text();
       return response.status < 500
         ? { kind: 'rejected', status: response.status, reason }
-        : { kind: 'failed', reason: `${response.status} ${reason}` };
+        : { kind: 'failed', status: response.status, reason: `${response.status} ${reason}` };
     } catch (error) {
       return { kind: 'failed', reason: error instanceof Error ? error.message : String(error) };
     }
   };
 
-  /** Delivers until the answer is not a failure; false when the consumer is stopping instead. */
-  const deliverWithRetry = async (
-    payload: EachBatchPayload,
-    messages: KafkaMessage[],
-  ): Promise<Exclude<Outcome, { kind: 'failed' }> | undefined> => {
-    let wait = backoff.initial;
-    for (;;) {
-      const outcome = await deliver(payload.batch.partition, messages);
-      if (outcome.kind !== 'failed') return outcome;
-      logger.warn(
-        {
-          topic,
-          partition: payload.batch.partition,
-          offset: messages[0]?.offset,
-          reason: outcome.reason,
-          retryInMs: wait,
-        },
-        'batch failed; retrying',
-      );
-      await sleep(wait);
-      wait = Math.min(wait * 2, backoff.max);
-      if (!payload.isRunning() || payload.isStale()) return undefined;
-      await payload.heartbeat();
+  const dependenciesHealthy = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), HEALTH_CHECK_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([options.dependenciesHealthy().catch(() => false), timedOut]);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
-  const deadLetter = async (partition: number, message: KafkaMessage, status: number, reason: string) => {
-    await bus.send('deadLetters', [
-      {
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          'dlq-topic': topic,
-          'dlq-partition': String(partition),
-          'dlq-offset': message.offset,
-          'dlq-group': groupId,
-          'dlq-status': String(status),
-          'dlq-reason': reason,
+  /**
+   * Delivers until the app answers 2xx or 4xx, or until `maxAttempts` failures while the
+   * dependencies are healthy; undefined once a delivery may no longer start.
+   */
+  const attempt = async (
+    own: Ownership,
+    partition: number,
+    messages: KafkaMessage[],
+  ): Promise<Verdict | undefined> => {
+    let wait = backoffInitial;
+    let attempts = 0;
+    for (;;) {
+      if (!(await own.mayDeliver())) return undefined;
+      const outcome = await own.during(deliver(partition, messages));
+      if (outcome.kind === 'ok') return outcome;
+      if (outcome.kind === 'rejected') return { ...outcome, kind: 'undeliverable', attempts: attempts + 1 };
+      const counted = await own.during(dependenciesHealthy());
+      if (counted) attempts++;
+      const context = { topic, partition, offset: messages[0]?.offset, size: messages.length };
+      if (attempts >= maxAttempts) {
+        logger.warn({ ...context, reason: outcome.reason, attempts }, 'delivery failed too often; giving up');
+        return { ...outcome, kind: 'undeliverable', attempts };
+      }
+      logger.warn(
+        { ...context, reason: outcome.reason, attempts, maxAttempts, retryInMs: wait },
+        counted
+          ? 'delivery failed; retrying'
+          : 'delivery failed while a dependency is down; retrying uncounted',
+      );
+      if (!(await own.wait(wait))) return undefined;
+      wait = Math.min(wait * 2, backoffMax);
+    }
+  };
+
+  /** Sends the message to the dead-letter topic, retrying; false once it no longer may. */
+  const deadLetter = async (
+    own: Ownership,
+    partition: number,
+    message: KafkaMessage,
+    verdict: Extract<Verdict, { kind: 'undeliverable' }>,
+  ): Promise<boolean> => {
+    const { status, reason, attempts } = verdict;
+    const send = async () => {
+      await bus.send('deadLetters', [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            'dlq-topic': topic,
+            'dlq-partition': String(partition),
+            'dlq-offset': message.offset,
+            'dlq-group': groupId,
+            ...(status === undefined ? {} : { 'dlq-status': String(status) }),
+            'dlq-reason': reason,
+            'dlq-attempts': String(attempts),
+          },
         },
-      },
-    ]);
-    await bus.producer.flush();
-    logger.warn(
-      { topic, partition, offset: message.offset, status, reason },
-      'message sent to the dead-letter topic',
-    );
+      ]);
+      await bus.producer.flush();
+    };
+    let wait = backoffInitial;
+    for (;;) {
+      if (!own.mayResolve()) return false;
+      try {
+        await own.during(send());
+        logger.warn(
+          { topic, partition, offset: message.offset, status, reason, attempts },
+          'message sent to the dead-letter topic',
+        );
+        return true;
+      } catch (error) {
+        logger.error(
+          { topic, partition, offset: message.offset, error: (error as Error).message, retryInMs: wait },
+          'could not send to the dead-letter topic; retrying',
+        );
+        if (!(await own.wait(wait))) return false;
+        wait = Math.min(wait * 2, backoffMax);
+      }
+    }
+  };
+
+  /** Resolves a handled offset while the partition is still this member's; false otherwise. */
+  const resolve = (payload: EachBatchPayload, own: Ownership, offset: string): boolean => {
+    if (!own.mayResolve()) return false;
+    payload.resolveOffset(offset);
+    return true;
+  };
+
+  /** Hands the batch to the app; false when it stopped early (the next fetch re-delivers the rest). */
+  const handle = async (payload: EachBatchPayload, own: Ownership): Promise<boolean> => {
+    const { batch } = payload;
+    if (batch.messages.length > 1) {
+      const verdict = await attempt(own, batch.partition, batch.messages);
+      if (!verdict) return false;
+      if (verdict.kind === 'ok') return resolve(payload, own, batch.lastOffset());
+      logger.info(
+        { topic, partition: batch.partition, firstOffset: batch.firstOffset(), size: batch.messages.length },
+        'batch not handled; re-delivering it one message at a time',
+      );
+    }
+    for (const message of batch.messages) {
+      const verdict = await attempt(own, batch.partition, [message]);
+      if (!verdict) return false;
+      if (verdict.kind === 'undeliverable' && !(await deadLetter(own, batch.partition, message, verdict)))
+        return false;
+      if (!resolve(payload, own, message.offset)) return false;
+    }
+    return true;
   };
 
   const fetchIntervalMs = options.fetchIntervalMs ?? 0;
@@ -141,22 +250,20 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     eachBatchAutoResolve: false,
     autoCommit: true,
     eachBatch: async (payload) => {
-      const { batch, resolveOffset } = payload;
+      const { batch } = payload;
       if (batch.messages.length === 0) return;
       const started = performance.now();
-      const outcome = await deliverWithRetry(payload, batch.messages);
-      if (!outcome) return;
-      if (outcome.kind === 'ok') {
-        resolveOffset(batch.lastOffset());
-      } else {
-        for (const message of batch.messages) {
-          const single = batch.messages.length === 1 ? outcome : await deliverWithRetry(payload, [message]);
-          if (!single) return;
-          if (single.kind === 'rejected')
-            await deadLetter(batch.partition, message, single.status, single.reason);
-          resolveOffset(message.offset);
-        }
+      const own = new Ownership(payload);
+      const handled = await handle(payload, own);
+      if (own.lost !== undefined) {
+        logger.warn(
+          { topic, partition: batch.partition, error: (own.lost as Error).message },
+          'heartbeat failed; the batch stops here and the consumer rejoins its group',
+        );
+        // kafkajs commits what was resolved, then rejoins (or restarts the consumer).
+        throw own.lost;
       }
+      if (!handled) return;
       logger.info(
         {
           topic,
@@ -179,6 +286,69 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     // kafkajs finishes the batch in hand, commits its resolved offsets and leaves the group.
     stop: () => consumer.disconnect(),
   };
+}
+
+/**
+ * What one eachBatch call knows of its hold on the partition. kafkajs heartbeats only when asked,
+ * so every wait and every delivery in flight asks each tick (a slow app or a long outage would
+ * otherwise outlive the session and start a rebalance). Once a heartbeat fails (the group is
+ * rebalancing or dropped this member, or the coordinator cannot be reached), no message is handed
+ * out any more; eachBatch then rethrows the failure so kafkajs rejoins.
+ */
+class Ownership {
+  /** The latest heartbeat failure, if any: a rebalance in progress may end with this member dropped. */
+  lost: unknown;
+
+  constructor(private readonly payload: EachBatchPayload) {}
+
+  /** A delivery may start: not stopping, not seeked away, and the coordinator still has this member. */
+  async mayDeliver(): Promise<boolean> {
+    if (this.lost !== undefined || !this.payload.isRunning() || this.payload.isStale()) return false;
+    await this.heartbeat();
+    return this.lost === undefined;
+  }
+
+  /**
+   * A handled message may be resolved (or dead-lettered): nothing seeked, and no heartbeat failed,
+   * except with REBALANCE_IN_PROGRESS: the group then waits for this member to finish and rejoin,
+   * so the partition is still its own. Stopping is no reason not to: the member commits, then leaves.
+   */
+  mayResolve(): boolean {
+    if (this.payload.isStale()) return false;
+    return this.lost === undefined || (this.lost as { type?: string }).type === 'REBALANCE_IN_PROGRESS';
+  }
+
+  /** Awaits `work` while heartbeating, and heartbeats once more when it is done. */
+  async during<T>(work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.heartbeat(), TICK_MS);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+      await this.heartbeat();
+    }
+  }
+
+  /** Waits `ms` while heartbeating; false as soon as a delivery may no longer start. */
+  async wait(ms: number): Promise<boolean> {
+    const until = performance.now() + ms;
+    for (;;) {
+      if (!(await this.mayDeliver())) return false;
+      const left = until - performance.now();
+      if (left <= 0) return true;
+      await sleep(Math.min(left, TICK_MS));
+    }
+  }
+
+  // Heartbeats go on after a failure: during a rebalance they keep this member in the group
+  // until its delivery in flight is answered and it rejoins.
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.payload.heartbeat();
+    } catch (error) {
+      this.lost = error;
+    }
+  }
 }
 
 function toBatchMessage(message: KafkaMessage): KafkaBatchMessage {
