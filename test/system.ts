@@ -1,6 +1,7 @@
 /** Runs the real functions for integration tests: in this process, or one as its own process. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
 import type { Services } from '../lib/services.ts';
@@ -15,10 +16,14 @@ export async function startSystem(
   return startFunctions(selected, services, { host: '127.0.0.1', port: 0 });
 }
 
-/** One function in a child process, as in its container; resolves once it listens. */
+/**
+ * One function in a child process, as in its container; resolves once it listens. Its log lines
+ * (stdout) go to `onLog` if given, else to this process's stdout.
+ */
 export async function startFunctionProcess(
   name: string,
   env: Record<string, string> = {},
+  onLog?: (line: string) => void,
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -31,9 +36,10 @@ export async function startFunctionProcess(
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         ...env,
       },
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', onLog ? 'pipe' : 'inherit', 'pipe'],
     },
   );
+  if (onLog) createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLog);
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (chunk) => {
