@@ -91,9 +91,11 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
           (previous.leaseUntil ?? 0) <= Date.now() &&
           (await redis.eval(TAKE_OVER, 1, storeKey, stored, JSON.stringify(remembered))) === 1;
         if (!tookOver) {
+          // A retry before the lease ends would only be refused again.
+          const leftS = Math.ceil(((previous.leaseUntil ?? 0) - Date.now()) / 1000);
           throw new ApiError('CONFLICT', {
             detail: 'A request with this Idempotency-Key is still being processed; retry shortly',
-            headers: { 'retry-after': '1' },
+            headers: { 'retry-after': String(Math.max(1, leftS)) },
           });
         }
       }

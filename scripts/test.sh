@@ -28,4 +28,9 @@ files=("$@")
 if ((${#files[@]} == 0)); then
   mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.test.ts' | sort)
 fi
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# The whole suite, not a chosen file: the chaos suite's quick run too (its own private stack).
+if (($# == 0)) && [[ ${SKIP_CHAOS:-} != 1 ]]; then
+  echo "== chaos (quick; SKIP_CHAOS=1 skips it)" >&2
+  npm run -s chaos -- --quick
+fi
