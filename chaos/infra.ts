@@ -4,7 +4,7 @@
  * these, never into the machine's own services.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort, isRunning, onExit, run, stopChild, track, waitFor } from './children.ts';
@@ -246,9 +246,9 @@ export class PrivateKafka {
   }
 
   static async create(dir: string): Promise<PrivateKafka> {
-    const lib = join(ROOT, '.kafka/lib');
-    if (!readdirSync(lib).some((file) => /^kafka_2\.13-.*\.jar$/.test(file)))
-      throw new Error('no Kafka jars in .kafka/lib: run `bash scripts/kafka.sh start` once to fetch them');
+    // The broker's jars, fetched once from Maven Central (a running shared broker may be another
+    // checkout's, so its jars are not necessarily in this one's .kafka/lib).
+    execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'fetch'], { stdio: 'inherit', timeout: 600_000 });
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const kafka = new PrivateKafka(dir, await freePort(), await freePort());
     writeFileSync(

@@ -3,7 +3,7 @@
 # no Docker) for development and tests. Jars come from Maven Central via scripts/kafka/pom.xml;
 # everything the broker writes lives in .kafka/ at the repo root (git-ignored).
 #
-#   bash scripts/kafka.sh start|stop|status|reset
+#   bash scripts/kafka.sh start|stop|status|reset|fetch   (fetch: only the jars, e.g. for npm run chaos)
 #
 # KAFKA_BROKERS        where clients connect (default 127.0.0.1:9092; only the first entry counts).
 #                      A non-local address is only checked, never started.
@@ -225,13 +225,14 @@ main() {
     start) take_lock; cmd_start ;;
     stop) take_lock; stop_broker ;;
     status) cmd_status ;;
+    fetch) take_lock; mkdir -p "$LOGS"; ensure_jars ;;
     reset)
       take_lock
       stop_broker
       rm -rf "$DATA"
       echo "kafka: data removed (jars kept)"
       ;;
-    *) die "usage: scripts/kafka.sh start|stop|status|reset" ;;
+    *) die "usage: scripts/kafka.sh start|stop|status|reset|fetch" ;;
   esac
 }
 
