@@ -51,14 +51,17 @@ it('a processor killed mid-stream and started again loses nothing and doubles no
   // them and committing offsets: a kill seen right after its first commit is sure to strand a
   // batch decided in Postgres but not committed in Kafka, which its successor must replay.
   processor = await startFunctionProcess('booking-processor', { KAFKA_LINGER_MS: '300' });
-  const answers: Answer[] = await send(0, 150);
-  const firstWave = answers.filter((answer) => answer.status === 202).length;
+  // Watched while the first wave is still being sent, so the kill lands in the linger after the
+  // first commit, not in some quiet moment between batches.
+  const sending = send(0, 150);
   const deadline = Date.now() + 30_000;
   while ((await decidedCount(event.eventId)) === 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   await stopProcess(processor, 'SIGKILL');
   const decidedAtCrash = await decidedCount(event.eventId);
+  const answers: Answer[] = await sending;
+  const firstWave = answers.filter((answer) => answer.status === 202).length;
   // Requests keep coming while no processor runs: Kafka keeps them.
   answers.push(...(await send(150, 250)));
   assert.ok(
