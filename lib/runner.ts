@@ -40,7 +40,8 @@ export async function startFunctions(
   const essential = new Set<Dependency>(definitions.flatMap(essentialNeeds));
   await pingDependencies(services, essential);
   // A function restarted during an outage it was built for starts degraded rather than not at all.
-  for (const dependency of await unreachable(services, needs)) {
+  const optional = [...needs].filter((dependency) => !essential.has(dependency));
+  for (const dependency of await unreachable(services, optional)) {
     services.logger.warn({ dependency }, `${dependency} is unreachable; starting degraded`);
   }
   if (essential.has('kafka')) await services.kafka.ensureTopics();
