@@ -1,5 +1,6 @@
 /** How booking outcomes look to clients; shared by book, cancel and booking-status. */
 
+import { withDeadline } from './deadline.ts';
 import { ApiError, type ErrorCode } from './errors.ts';
 import {
   type BookedSeat,
@@ -184,14 +185,4 @@ export function uncertainRequestOf(command: BookingCommand): UncertainRequest {
     eventId: command.eventId,
     seatIds: command.type === 'BookingRequested' ? command.seatIds : [],
   };
-}
-
-/** Rejects once `ms` pass; the work itself goes on (and its late failure is ignored). */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

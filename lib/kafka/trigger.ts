@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { withDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
 import type { KafkaBatch, KafkaBatchMessage } from './batch.ts';
 import type { KafkaBus } from './client.ts';
@@ -115,17 +116,8 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     }
   };
 
-  const dependenciesHealthy = async (): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), HEALTH_CHECK_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([options.dependenciesHealthy().catch(() => false), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const dependenciesHealthy = (): Promise<boolean> =>
+    withDeadline(options.dependenciesHealthy(), HEALTH_CHECK_TIMEOUT_MS).catch(() => false);
 
   /**
    * Delivers until the app answers 2xx or 4xx, or until `maxAttempts` failures while the
