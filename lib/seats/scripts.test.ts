@@ -166,13 +166,20 @@ describe('versioned seat state', () => {
     const { seats, redis } = services;
     const warming = seats.warm(eventId);
     // Until the rename, the event is cold: never a partial map.
-    let sizes: number[] = [];
-    while (!(await redis.exists(seatKeys.seatMap(eventId)))) {
-      sizes = [...sizes, await redis.hlen(seatKeys.seatMap(eventId))];
+    // Read the map's size alone (one command), so the rename cannot fall between two reads.
+    const sizes = new Set<number>();
+    let size = 0;
+    while (size !== 2_500) {
+      size = await redis.hlen(seatKeys.seatMap(eventId));
+      sizes.add(size);
       await new Promise((resolve) => setImmediate(resolve));
     }
     await warming;
-    assert.ok(sizes.every((size) => size === 0));
+    assert.deepEqual(
+      [...sizes].filter((seen) => seen !== 0 && seen !== 2_500),
+      [],
+      'empty, then whole: never part of it',
+    );
     assert.equal(await redis.hlen(seatKeys.seatMap(eventId)), 2_500);
   });
 });
