@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { TOPICS } from '../lib/kafka/topics.ts';
+import { TOPICS } from '../lib/platform/kafka/topics.ts';
 
 /** Produce requests in flight at once, like the functions' producers under load. */
 const SENDERS = 8;

@@ -1,6 +1,6 @@
 /** The bench database: a clean start, its users, fresh copies of the event, and what Postgres says after a run. */
 import type pg from 'pg';
-import { gridSeatNumbers } from '../lib/seats/numbers.ts';
+import { gridSeatNumbers } from '../lib/booking/seats/numbers.ts';
 import type { Answer } from '../test/invariants.ts';
 
 /**

@@ -8,6 +8,7 @@
  *   node --import tsx bench/load.ts <job.json> <result.json>
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { userToken } from './token.ts';
 
@@ -112,7 +113,7 @@ async function burst(
         // target caused is in the latency (no coordinated omission).
         const due = result.firstSentAt + (i * 1000) / job.rate;
         if (due > sentAt) {
-          await new Promise((resolve) => setTimeout(resolve, due - sentAt));
+          await sleep(due - sentAt);
           sentAt = now();
         } else {
           sentAt = due;
@@ -173,7 +174,7 @@ async function pollOutcomes(job: LoadJob, result: LoadResult, deadline: number):
         answer.final = { status: body.status ?? `HTTP ${response.statusCode}` };
         if (body.bookings) answer.final.bookingIds = body.bookings.map((booking) => booking.id);
         if (DECIDED.has(answer.final.status) || Date.now() > deadline) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
       }
     }
   };

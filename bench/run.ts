@@ -10,14 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
-import { runCli } from '../lib/cli.ts';
-import { parseConfig } from '../lib/config.ts';
-import { migrateDatabase } from '../lib/db/migrate.ts';
-import { topicName } from '../lib/kafka/topics.ts';
-import { createLogger } from '../lib/logger.ts';
-import { OUTCOMES_CHANNEL } from '../lib/outcomes.ts';
-import { createRedis } from '../lib/redis.ts';
+import { migrateDatabase } from '../lib/booking/db/migrate.ts';
+import { OUTCOMES_CHANNEL } from '../lib/booking/outcome-waiter.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { parseConfig } from '../lib/platform/config.ts';
+import { topicName } from '../lib/platform/kafka/topics.ts';
+import { createLogger } from '../lib/platform/logger.ts';
+import { createRedis } from '../lib/platform/redis.ts';
 import { closeServices, createServices, type Services } from '../lib/services.ts';
 import { type Answer, checkInvariants } from '../test/invariants.ts';
 import { warmBroker } from './broker.ts';
@@ -47,7 +48,6 @@ const SYSTEM_FUNCTIONS = ['book', 'booking-status', 'booking-processor', 'seat-p
 const MODE_NAMES: Record<LoadMode, string> = { async: 'system, respond-async', wait: 'system, wait for 201' };
 
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One status line, rewritten in place on a terminal, else printed every few seconds. */
 function progress(text: string, final = false): void {

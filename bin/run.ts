@@ -4,10 +4,10 @@
  * one line and a non-zero exit.
  */
 import { FUNCTIONS } from '../functions/registry.ts';
-import { runCli } from '../lib/cli.ts';
-import { ConfigError, parseConfig } from '../lib/config.ts';
-import { createLogger } from '../lib/logger.ts';
-import { startFunctions } from '../lib/runner.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { ConfigError, parseConfig } from '../lib/platform/config.ts';
+import { createLogger } from '../lib/platform/logger.ts';
+import { startFunctions } from '../lib/platform/runner.ts';
 import { closeServices, createServices } from '../lib/services.ts';
 
 async function main(): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * The seven checks run once a scenario is quiet, each with its count of offenders and the first
  * few of them. They read Postgres (the truth), the functions' own answers (the Redis view and a
@@ -6,8 +7,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { userToken } from '../bench/token.ts';
-import { topicName } from '../lib/kafka/topics.ts';
-import { sleep } from './children.ts';
+import { topicName } from '../lib/platform/kafka/topics.ts';
 import { type LogicalRequest, newKey, poll, send } from './client.ts';
 import type { Warning } from './logs.ts';
 

@@ -5,6 +5,7 @@
 import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<ChildProcess>();
 /** Synchronous last-resort stops (e.g. `pg_ctl stop -m immediate` for the daemonised Postgres). */
@@ -74,8 +75,6 @@ export function run(command: string, args: string[], timeoutMs = 60_000): Promis
     });
   });
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it holds or `timeoutMs` passes; returns whether it held. */
 export async function waitFor(

@@ -5,8 +5,8 @@
  * bounded number of attempts and time. A 202 is polled at its status URL until decided.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { sleep } from './children.ts';
 
 export interface Attempt {
   /** ms since the load started. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * The flash sale of one scenario: requests arrive at a steady rate (open loop), each from a user
  * of its own for 1–4 adjacent seats, the front rows wanted most; half ask `Prefer: respond-async`,
@@ -7,7 +8,6 @@
 
 import { random } from '../bench/demand.ts';
 import { userToken } from '../bench/token.ts';
-import { sleep } from './children.ts';
 import { type LogicalRequest, newKey, poll, send } from './client.ts';
 
 export interface LoadPlan {

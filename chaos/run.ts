@@ -20,13 +20,14 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { createEvent, ensureUsers } from '../bench/database.ts';
 import { buildBundles } from '../deploy/build.ts';
 import { FUNCTIONS } from '../functions/registry.ts';
-import { runCli } from '../lib/cli.ts';
+import { runCli } from '../lib/platform/cli.ts';
 import { Balancer } from './balancer.ts';
 import {
   CHECKS,
@@ -39,7 +40,7 @@ import {
   checkRedisView,
   checkYesIsBooked,
 } from './checks.ts';
-import { freePort, isRunning, killEverything, sleep } from './children.ts';
+import { freePort, isRunning, killEverything } from './children.ts';
 import { closeClients, type LogicalRequest } from './client.ts';
 import { Fleet } from './fleet.ts';
 import { PrivateKafka, PrivatePostgres, PrivateRedis, PrivateRedisCluster } from './infra.ts';

@@ -1,12 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * One fault per scenario, injected while the flash sale runs, then recovered. `inject` returns
  * once the system is whole again (the process restarted, the broker resumed, ...), having called
  * `recovered()` at that moment.
  */
 import type pg from 'pg';
-import { seatKeys } from '../lib/seats/cache.ts';
+import { seatKeys } from '../lib/booking/seats/cache.ts';
 import type { Balancer } from './balancer.ts';
-import { run, sleep, waitFor } from './children.ts';
+import { run, waitFor } from './children.ts';
 import type { Fleet, FleetPlan } from './fleet.ts';
 import type { PrivateKafka, PrivatePostgres, PrivateRedis } from './infra.ts';
 import type { FlashSale } from './load.ts';

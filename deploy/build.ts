@@ -13,10 +13,7 @@ import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/**
- * The output folder is two levels below the root on purpose: lib/db/migrate.ts finds drizzle/ at
- * `../../drizzle` from its own URL, which from dist/node/migrate.mjs is the root's drizzle/ too.
- */
+/** Below the root, so lib/booking/db/migrate.ts finds the root's drizzle/ looking upward from the bundle. */
 export const BUNDLE_PATH = 'dist/node';
 export const BUNDLE_DIR = `${ROOT}${BUNDLE_PATH}`;
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTIONS } from '../functions/registry.ts';
-import { TOPICS } from '../lib/kafka/topics.ts';
+import { TOPICS } from '../lib/platform/kafka/topics.ts';
 import { closeServices } from '../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { BUNDLE_DIR, buildBundles } from './build.ts';
@@ -41,7 +41,7 @@ describe('the container bundles (dist/node)', () => {
     assert.match(output, /migrations applied/);
   });
 
-  it('create-topics.mjs creates every topic of lib/kafka/topics.ts and exits 0', async () => {
+  it('create-topics.mjs creates every topic of lib/platform/kafka/topics.ts and exits 0', async () => {
     const { code, output } = await runBundle('create-topics').exited;
     assert.equal(code, 0, output);
     const existing = new Set(await admin.listTopics());

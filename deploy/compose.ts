@@ -3,7 +3,7 @@
  * every function a service of its own from the one image.
  */
 import type { Node } from 'yaml';
-import { ApiError, problemOf } from '../lib/errors.ts';
+import { ApiError, problemOf } from '../lib/platform/errors.ts';
 import { type BundleEntry, bundleOf } from './build.ts';
 import { generatedNotice, newDocument, yamlFile } from './files.ts';
 import { type DeployedFunction, isHttp, methodsOf, pathPattern } from './functions.ts';
@@ -254,7 +254,7 @@ export function composeFile(functions: DeployedFunction[]): string {
       depends_on: dependencies(fn),
       healthcheck: httpCheck(CONTAINER_PORT),
       restart: 'unless-stopped',
-      // Time for the requests in flight and a Kafka batch to finish and commit (lib/runner.ts).
+      // Time for the requests in flight and a Kafka batch to finish and commit (lib/platform/runner.ts).
       stop_grace_period: '30s',
       deploy: memory(MEMORY_MB.function),
     };
@@ -302,7 +302,7 @@ const problem = (code: 'NOT_FOUND' | 'SERVICE_UNAVAILABLE', detail: string) =>
   JSON.stringify(problemOf(new ApiError(code, { detail })));
 
 /**
- * The gateway routes by method and path like lib/runner.ts' in-process gateway: the first route
+ * The gateway routes by method and path like lib/platform/runner.ts' in-process gateway: the first route
  * (registry order, then route order) whose method and path match names the function; nginx checks
  * a map's regular expressions in the order they are written.
  */
@@ -381,14 +381,14 @@ export function envExample(): string {
       `${name}=`,
     ].join('\n');
   return [
-    `# ${generatedNotice("lib/config.ts' ConfigSchema and README's configuration table")}`,
+    `# ${generatedNotice("lib/platform/config.ts' ConfigSchema and README's configuration table")}`,
     `# Settings of docker-compose.yml: copy to .env and set ${Object.keys(REQUIRED).join(', ')} (required);`,
     '# change what else you need; unset ones keep these values.',
     '',
     '## The stack',
     ...STACK_VARIABLES.map(({ name, value, meaning }) => line(name, value, meaning)),
     '',
-    '## Every function (lib/config.ts)',
+    '## Every function (lib/platform/config.ts)',
     ...SHARED_VARIABLES.map((variable) =>
       isRequired(variable) ? required(variable) : line(variable, values[variable], meanings.get(variable)),
     ),

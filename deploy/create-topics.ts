@@ -1,11 +1,11 @@
 /**
- * Creates the project's Kafka topics (lib/kafka/topics.ts) and exits: the one-shot step a
+ * Creates the project's Kafka topics (lib/platform/kafka/topics.ts) and exits: the one-shot step a
  * deployment runs before its functions, so consumers never start on a missing topic and several
  * functions starting at once do not race to create the same ones.
  */
-import { runCli } from '../lib/cli.ts';
-import { parseConfig } from '../lib/config.ts';
-import { createLogger } from '../lib/logger.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { parseConfig } from '../lib/platform/config.ts';
+import { createLogger } from '../lib/platform/logger.ts';
 import { closeServices, createServices } from '../lib/services.ts';
 
 runCli('create-topics', async () => {

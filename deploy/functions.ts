@@ -3,11 +3,11 @@
  * nothing here lists functions, routes or topics by hand.
  */
 import { FUNCTIONS } from '../functions/registry.ts';
-import { createFunctionApp, httpRoutes } from '../lib/app.ts';
-import { parseConfig } from '../lib/config.ts';
-import type { FunctionDefinition, Trigger } from '../lib/function.ts';
-import { TOPICS, type TopicKey } from '../lib/kafka/topics.ts';
-import { createLogger } from '../lib/logger.ts';
+import { createFunctionApp, httpRoutes } from '../lib/platform/app.ts';
+import { parseConfig } from '../lib/platform/config.ts';
+import type { FunctionDefinition, Trigger } from '../lib/platform/function.ts';
+import { TOPICS, type TopicKey } from '../lib/platform/kafka/topics.ts';
+import { createLogger } from '../lib/platform/logger.ts';
 import { closeServices, createServices, type Dependency } from '../lib/services.ts';
 
 export interface HttpRoute {

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { FUNCTIONS } from '../functions/registry.ts';
-import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
+import { type RunningFunctions, startFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { composeValues, NGINX_CONF } from './compose.ts';

@@ -148,7 +148,7 @@ function horizontalPodAutoscaler(fn: DeployedFunction) {
 /**
  * Scales a consumer on its group's lag. More consumers than partitions would sit idle, so the
  * maximum is the topic's partition count. The group and topic carry KAFKA_PREFIX as the runner
- * does (lib/kafka/client.ts); the base's prefix is the ConfigMap's.
+ * does (lib/platform/kafka/client.ts); the base's prefix is the ConfigMap's.
  */
 function scaledObject(fn: DeployedFunction & { topic: NonNullable<DeployedFunction['topic']> }) {
   const prefix = clusterValues().KAFKA_PREFIX;
@@ -221,11 +221,11 @@ export function configManifests(): string {
       },
     ],
     [
-      'Settings of every function (lib/config.ts). The Secret holds placeholders for in-cluster',
+      'Settings of every function (lib/platform/config.ts). The Secret holds placeholders for in-cluster',
       'services named postgres, redis and kafka: replace it in an overlay (secretGenerator with',
       'behavior: replace, or your secret manager) before use.',
       `${Object.keys(REQUIRED).join(', ')} is empty here: every function refuses to start until the`,
-      'overlay sets it (NODE_ENV is production, where lib/config.ts refuses the public default).',
+      'overlay sets it (NODE_ENV is production, where lib/platform/config.ts refuses the public default).',
     ].join('\n'),
   );
 }
@@ -263,7 +263,7 @@ export function setupJob(): string {
         },
       },
     ],
-    'Set-up Job: database migrations (drizzle/), then the Kafka topics (lib/kafka/topics.ts).',
+    'Set-up Job: database migrations (drizzle/), then the Kafka topics (lib/platform/kafka/topics.ts).',
   );
 }
 

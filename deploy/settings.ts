@@ -1,10 +1,10 @@
 /**
- * The environment variables every deployment passes, derived from lib/config.ts' ConfigSchema so
+ * The environment variables every deployment passes, derived from lib/platform/config.ts' ConfigSchema so
  * a variable added there reaches the compose file, .env.example and the Kubernetes config.
  */
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
-import { ConfigSchema } from '../lib/config.ts';
+import { ConfigSchema } from '../lib/platform/config.ts';
 
 export type Variable = keyof typeof ConfigSchema.entries;
 
@@ -37,7 +37,7 @@ export function schemaDefaults(): Record<Variable, string> {
 
 /**
  * Settings every deployment must give itself, and how to make one: their ConfigSchema default is
- * public (in this repository) and lib/config.ts refuses it with NODE_ENV=production, so the
+ * public (in this repository) and lib/platform/config.ts refuses it with NODE_ENV=production, so the
  * generated files carry no value for them and nothing starts until one is set.
  */
 export const REQUIRED: Partial<Record<Variable, string>> = {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FUNCTIONS } from '../functions/registry.ts';
-import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
+import { type RunningFunctions, startFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../test/support.ts';
 import { freePort, type Spawned, spawnProcess } from './spawned.ts';
@@ -18,7 +18,7 @@ const WRANGLER = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
 /** Topics and groups of their own, so these consumers never take messages other tests wait for. */
 const PREFIX = `${process.env.KAFKA_PREFIX ?? 'test.'}deploy.`;
 
-/** The settings the test processes use, handed to the Worker as vars (lib/config.ts reads them). */
+/** The settings the test processes use, handed to the Worker as vars (lib/platform/config.ts reads them). */
 function settings(): string[] {
   const vars: Record<string, string | undefined> = {
     DATABASE_URL: process.env.DATABASE_URL,

@@ -1,4 +1,4 @@
-import type { FunctionDefinition } from '../lib/function.ts';
+import type { FunctionDefinition } from '../lib/platform/function.ts';
 import book from './book/index.ts';
 import bookingProcessor from './booking-processor/index.ts';
 import bookingStatus from './booking-status/index.ts';

@@ -1,12 +1,12 @@
-import type { Config } from './config.ts';
-import { createDatabase, type Database, pingDatabase } from './db/client.ts';
-import { Backlog } from './kafka/backlog.ts';
-import { createKafka, KafkaBus } from './kafka/client.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { OutcomeWaiter } from './outcomes.ts';
-import { Subscriptions } from './pubsub.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from './redis.ts';
-import { SeatCache } from './seats/cache.ts';
+import { createDatabase, type Database, pingDatabase } from './booking/db/client.ts';
+import { OutcomeWaiter } from './booking/outcome-waiter.ts';
+import { SeatCache } from './booking/seats/cache.ts';
+import type { Config } from './platform/config.ts';
+import { Backlog } from './platform/kafka/backlog.ts';
+import { createKafka, KafkaBus } from './platform/kafka/client.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { Subscriptions } from './platform/pubsub.ts';
+import { closeRedis, createRedis, pingRedis, type Redis } from './platform/redis.ts';
 
 export type Dependency = 'postgres' | 'redis' | 'kafka';
 
@@ -45,7 +45,7 @@ export function createServices(config: Config, logger: Logger = createLogger(con
     subscriptions,
     seats: new SeatCache(redis, db),
     outcomes: new OutcomeWaiter(subscriptions),
-    // The processor's consumer group is named after it (lib/runner.ts).
+    // The processor's consumer group is named after it (lib/platform/runner.ts).
     commandBacklog: new Backlog(kafka, 'bookingCommands', kafka.groupId('booking-processor'), logger),
   };
 }

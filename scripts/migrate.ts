@@ -1,7 +1,8 @@
 /** npm run db:migrate: creates the database if missing and applies drizzle/ migrations. */
-import { runCli } from '../lib/cli.ts';
-import { parseConfig } from '../lib/config.ts';
-import { migrateDatabase } from '../lib/db/migrate.ts';
+
+import { migrateDatabase } from '../lib/booking/db/migrate.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { parseConfig } from '../lib/platform/config.ts';
 
 runCli('db:migrate', async () => {
   const config = parseConfig();

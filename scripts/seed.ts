@@ -3,11 +3,11 @@
  * large event for trying contention. Loads only into an empty database; `--reset` empties it first.
  */
 import { sql } from 'drizzle-orm';
-import { runCli } from '../lib/cli.ts';
-import { parseConfig } from '../lib/config.ts';
-import { createDatabase, pingDatabase } from '../lib/db/client.ts';
-import { events, seats, users } from '../lib/db/schema.ts';
-import { gridSeatNumbers } from '../lib/seats/numbers.ts';
+import { createDatabase, pingDatabase } from '../lib/booking/db/client.ts';
+import { events, seats, users } from '../lib/booking/db/schema.ts';
+import { gridSeatNumbers } from '../lib/booking/seats/numbers.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { parseConfig } from '../lib/platform/config.ts';
 
 const DEMO_USERS = [
   { name: 'Alice Johnson', email: 'alice@example.com' },

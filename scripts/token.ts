@@ -1,7 +1,7 @@
 /** npm run token -- <userId> [--admin]: prints a bearer token for a user, valid for a day. */
-import { issueToken } from '../lib/auth.ts';
-import { runCli } from '../lib/cli.ts';
-import { parseConfig } from '../lib/config.ts';
+import { issueToken } from '../lib/platform/auth.ts';
+import { runCli } from '../lib/platform/cli.ts';
+import { parseConfig } from '../lib/platform/config.ts';
 
 runCli('token', async () => {
   const [userId] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { issueToken } from '../lib/auth.ts';
-import { parseConfig } from '../lib/config.ts';
-import type { RunningFunctions } from '../lib/runner.ts';
+import { issueToken } from '../lib/platform/auth.ts';
+import { parseConfig } from '../lib/platform/config.ts';
+import type { RunningFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, type TestEvent, testServices } from './support.ts';
 import { book, startSystem } from './system.ts';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import bookFunction from '../functions/book/index.ts';
-import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
+import { type RunningFunctions, startFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { type Answer, checkInvariants } from './invariants.ts';
 import { createTestEvent, createTestUsers, testServices } from './support.ts';
@@ -78,7 +79,7 @@ it(`${REQUESTS} overlapping requests, ${CONCURRENCY} at a time, for ${SEATS} sea
   // Once quiet: the projector has caught up with every outcome.
   let report = await checkInvariants(services, event.eventId, answers);
   for (let tries = 0; report.violations.length > 0 && tries < 50; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     report = await checkInvariants(services, event.eventId, answers);
   }
   assert.deepEqual(report.violations, []);

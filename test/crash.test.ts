@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, it } from 'node:test';
-import type { RunningFunctions } from '../lib/runner.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunningFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { type Answer, checkInvariants } from './invariants.ts';
 import { createTestEvent, createTestUsers, testServices } from './support.ts';
@@ -56,7 +57,7 @@ it('a processor killed mid-stream and started again loses nothing and doubles no
   const sending = send(0, 150);
   const deadline = Date.now() + 30_000;
   while ((await decidedCount(event.eventId)) === 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   await stopProcess(processor, 'SIGKILL');
   const decidedAtCrash = await decidedCount(event.eventId);
@@ -80,7 +81,7 @@ it('a processor killed mid-stream and started again loses nothing and doubles no
 
   let report = await checkInvariants(services, event.eventId, answers);
   for (let tries = 0; report.violations.length > 0 && tries < 50; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     report = await checkInvariants(services, event.eventId, answers);
   }
   assert.deepEqual(report.violations, []);

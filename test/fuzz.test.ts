@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import { BookSeatsBody } from '../functions/book/book-seats.ts';
 import { CreateEventBody } from '../functions/events/create-event.ts';
-import type { RunningFunctions } from '../lib/runner.ts';
+import type { RunningFunctions } from '../lib/platform/runner.ts';
 import { closeServices } from '../lib/services.ts';
 import { bearer, testServices } from './support.ts';
 import { startSystem } from './system.ts';

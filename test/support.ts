@@ -1,10 +1,11 @@
 /** Shared test setup: real services from the test environment (see scripts/test.sh). */
 import { randomUUID } from 'node:crypto';
-import { issueToken, type Role } from '../lib/auth.ts';
-import { parseConfig } from '../lib/config.ts';
-import { events, seats, users } from '../lib/db/schema.ts';
-import { createLogger } from '../lib/logger.ts';
-import { gridSeatNumbers } from '../lib/seats/numbers.ts';
+import { events, seats, users } from '../lib/booking/db/schema.ts';
+import { gridSeatNumbers } from '../lib/booking/seats/numbers.ts';
+import { issueToken } from '../lib/platform/auth.ts';
+import { parseConfig } from '../lib/platform/config.ts';
+import type { Role } from '../lib/platform/env.ts';
+import { createLogger } from '../lib/platform/logger.ts';
 import { createServices, type Services } from '../lib/services.ts';
 
 export function testServices(overrides: Record<string, string> = {}): Services {

@@ -2,8 +2,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTIONS } from '../functions/registry.ts';
-import { type RunningFunctions, startFunctions } from '../lib/runner.ts';
+import { type RunningFunctions, startFunctions } from '../lib/platform/runner.ts';
 import type { Services } from '../lib/services.ts';
 import type { Answer } from './invariants.ts';
 import { bearer } from './support.ts';
@@ -103,7 +104,7 @@ export async function waitUntilDecided(
       }),
     );
     pending = pending.filter((_, i) => !DECIDED.has(states[i] as string));
-    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (pending.length > 0) await sleep(100);
   }
 }
 

@@ -3,16 +3,16 @@
  * transaction per request. It locks the seats (SELECT ... FOR UPDATE, in id order so two requests
  * never deadlock), checks they are free, marks them booked, inserts the bookings and commits,
  * then answers 201 with the bookings, or 409 naming the seats already taken. Same tables, same
- * request and answer shapes as `book`, and the same authentication: `lib/auth.ts`'s own
+ * request and answer shapes as `book`, and the same authentication: `lib/platform/auth.ts`'s own
  * `authenticate()`, so both designs always pay the same for checking a bearer token, and a user
  * books only for themselves. It has no rate limit (the system limits each user).
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
-import type { AppEnv } from '../../lib/app.ts';
-import { authenticate } from '../../lib/auth.ts';
-import { ApiError } from '../../lib/errors.ts';
+import { authenticate } from '../../lib/platform/auth.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
 import type { Services } from '../../lib/services.ts';
 
 interface BookBody {

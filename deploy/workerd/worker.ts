@@ -1,6 +1,6 @@
 /**
  * The HTTP functions on Cloudflare's workerd (wrangler.toml): the same apps as in their Node
- * containers, routed by method and path like lib/runner.ts' gateway. FUNCTION=<name> serves one.
+ * containers, routed by method and path like lib/platform/runner.ts' gateway. FUNCTION=<name> serves one.
  * Kafka-triggered functions need a long-lived consumer, which a Worker is not; they stay on Node.
  *
  * workerd does not let one request use a socket another request opened ("Cannot perform I/O on
@@ -9,11 +9,11 @@
  */
 import { type ExecutionContext, Hono } from 'hono';
 import { FUNCTIONS } from '../../functions/registry.ts';
-import { createFunctionApp } from '../../lib/app.ts';
-import { parseConfig } from '../../lib/config.ts';
-import { ApiError, problemOf } from '../../lib/errors.ts';
-import type { FunctionDefinition } from '../../lib/function.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createFunctionApp } from '../../lib/platform/app.ts';
+import { parseConfig } from '../../lib/platform/config.ts';
+import { ApiError, problemOf } from '../../lib/platform/errors.ts';
+import type { FunctionDefinition } from '../../lib/platform/function.ts';
+import { createLogger } from '../../lib/platform/logger.ts';
 import { closeServices, createServices, type Dependency, pingDependencies } from '../../lib/services.ts';
 import { describeFunctions, isHttp } from '../functions.ts';
 
@@ -97,7 +97,7 @@ function servicesFor(env: WorkerEnv) {
   return createServices(config, createLogger(config));
 }
 
-/** The string bindings, which are the settings lib/config.ts reads. */
+/** The string bindings, which are the settings lib/platform/config.ts reads. */
 function settingsOf(env: WorkerEnv): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value]] : [])),

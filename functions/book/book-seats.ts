@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { assertActsFor, authenticate, type Caller } from '../../lib/auth.ts';
-import {
-  confirmedBody,
-  pendingBody,
-  rejectionError,
-  sendCommand,
-  settleEarlier,
-  statusUrl,
-} from '../../lib/bookings.ts';
-import { ApiError } from '../../lib/errors.ts';
-import type { BookingEvent, BookingRequested } from '../../lib/events.ts';
-import { idempotency } from '../../lib/idempotency.ts';
-import { rateLimit } from '../../lib/rate-limit.ts';
-import { isOutOfMemory } from '../../lib/redis.ts';
-import type { TakeResult } from '../../lib/seats/cache.ts';
-import { Id, validate } from '../../lib/validation.ts';
+import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
+import type { BookingEvent, BookingRequested } from '../../lib/booking/messages.ts';
+import { confirmedBody, pendingBody, rejectionError, statusUrl } from '../../lib/booking/responses.ts';
+import type { TakeResult } from '../../lib/booking/seats/cache.ts';
+import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
+import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { idempotency } from '../../lib/platform/idempotency.ts';
+import { rateLimit } from '../../lib/platform/rate-limit.ts';
+import { isOutOfMemory } from '../../lib/platform/redis.ts';
+import { Id, validate } from '../../lib/platform/validation.ts';
 
 export const BookSeatsBody = v.strictObject({
   /** Optional: the token's user. An admin may book for another user. */
@@ -45,7 +39,7 @@ export const bookSeats = new Hono<AppEnv>().post(
   async (c) => {
     const { config, seats, logger } = c.get('services');
     const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
-    const userId = user_id ?? (c.get('caller') as Caller).id;
+    const userId = user_id ?? c.get('caller').id;
     assertActsFor(c.get('caller'), userId);
     if (seatIds.length > config.MAX_SEATS_PER_REQUEST) {
       throw new ApiError('BAD_REQUEST', {
@@ -130,7 +124,7 @@ export const bookSeats = new Hono<AppEnv>().post(
 );
 
 /** 201 with the bookings, or the rejection's problem. */
-function answer(c: Context<AppEnv>, outcome: BookingEvent) {
+function answer(c: Context<AuthenticatedEnv>, outcome: BookingEvent) {
   if (outcome.type === 'BookingConfirmed') return c.json(confirmedBody(outcome, outcome.bookings), 201);
   if (outcome.type === 'BookingRejected')
     throw rejectionError(outcome.reason, outcome, outcome.offendingSeatIds);

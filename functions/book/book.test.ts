@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createFunctionApp } from '../../lib/app.ts';
-import type { RunningFunctions } from '../../lib/runner.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createFunctionApp } from '../../lib/platform/app.ts';
+import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, pingDependencies } from '../../lib/services.ts';
 import { checkInvariants } from '../../test/invariants.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
@@ -138,7 +139,7 @@ describe('book', () => {
       seat_ids: [seatId],
     });
     assert.equal(blocked.status, 409);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400);
     const later = await book(url, {
       user_id: userIds[1] as number,
       event_id: event.eventId,

@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { bookSeats } from './book-seats.ts';
 
 /** Takes seats first come first served and queues the booking for the processor. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { BookingRequested, CancelRequested } from '../../lib/events.ts';
+import type { BookingRequested, CancelRequested } from '../../lib/booking/messages.ts';
 import { type BatchContext, decide } from './decide.ts';
 
 const at = new Date(0).toISOString();

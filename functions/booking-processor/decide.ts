@@ -1,4 +1,9 @@
-import type { BookingCommand, BookingRequested, CancelRequested, RejectionReason } from '../../lib/events.ts';
+import type {
+  BookingCommand,
+  BookingRequested,
+  CancelRequested,
+  RejectionReason,
+} from '../../lib/booking/messages.ts';
 
 export interface SeatRecord {
   id: number;

@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { processBatch } from './process-batch.ts';
 
 /** Decides booking and cancel commands, a partition's batch per Postgres transaction. */

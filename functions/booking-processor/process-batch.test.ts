@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { createFunctionApp } from '../../lib/app.ts';
-import { type BookingRequested, encodeEvent } from '../../lib/events.ts';
-import type { KafkaBatch } from '../../lib/kafka/batch.ts';
+import { type BookingRequested, encodeEvent } from '../../lib/booking/messages.ts';
+import { createFunctionApp } from '../../lib/platform/app.ts';
+import type { KafkaBatch } from '../../lib/platform/kafka/batch.ts';
 import { closeServices } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import bookingProcessor from './index.ts';

@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../../lib/app.ts';
 import {
   type BookedSeat,
   BookingCommand,
@@ -7,9 +6,10 @@ import {
   decodeEvent,
   encodeEvent,
   type RejectionReason,
-} from '../../lib/events.ts';
-import { KafkaBatchSchema } from '../../lib/kafka/batch.ts';
-import { validate } from '../../lib/validation.ts';
+} from '../../lib/booking/messages.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
+import { validate } from '../../lib/platform/validation.ts';
 import { type Decision, decide } from './decide.ts';
 import { applyDecisions, bookedSeatsOf, type DecidedRequest, findDecided, loadContext } from './queries.ts';
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Database } from '../../lib/db/client.ts';
-import type { BookedSeat, BookingCommand } from '../../lib/events.ts';
+import type { Database } from '../../lib/booking/db/client.ts';
+import type { BookedSeat, BookingCommand } from '../../lib/booking/messages.ts';
 import type { BatchContext, BookingRecord, Decision, SeatRecord } from './decide.ts';
 
 /** The transaction handle drizzle passes to `db.transaction`. */

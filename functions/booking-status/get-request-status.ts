@@ -1,12 +1,13 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { assertActsFor, authenticate } from '../../lib/auth.ts';
-import { bookingViews, pendingBody, pendingRequestKey } from '../../lib/bookings.ts';
-import { bookingRequests, bookings, seats } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { validate } from '../../lib/validation.ts';
+import { pendingRequestKey } from '../../lib/booking/commands.ts';
+import { bookingRequests, bookings, seats } from '../../lib/booking/db/schema.ts';
+import { bookingViews, pendingBody } from '../../lib/booking/responses.ts';
+import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { validate } from '../../lib/platform/validation.ts';
 
 const Params = v.object({ requestId: v.pipe(v.string(), v.uuid('must be a request id (a UUID)')) });
 

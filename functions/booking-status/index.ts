@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { getRequestStatus } from './get-request-status.ts';
 
 /** The outcome of an accepted booking or cancel request. */

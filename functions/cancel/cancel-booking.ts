@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { eq, or, sql } from 'drizzle-orm';
 import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { assertActsFor, authenticate } from '../../lib/auth.ts';
-import { bookingViews, pendingBody, sendCommand, settleEarlier, statusUrl } from '../../lib/bookings.ts';
-import { bookings, seats } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import type { BookingEvent, CancelRequested } from '../../lib/events.ts';
-import { idempotency } from '../../lib/idempotency.ts';
-import { rateLimit } from '../../lib/rate-limit.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
+import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
+import { bookings, seats } from '../../lib/booking/db/schema.ts';
+import type { BookingEvent, CancelRequested } from '../../lib/booking/messages.ts';
+import { bookingViews, pendingBody, statusUrl } from '../../lib/booking/responses.ts';
+import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
+import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { idempotency } from '../../lib/platform/idempotency.ts';
+import { rateLimit } from '../../lib/platform/rate-limit.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 
 const Params = v.object({ bookingId: IdParam });
 
@@ -114,7 +115,7 @@ export const cancelBooking = new Hono<AppEnv>().delete(
 );
 
 /** 200 with the cancelled bookings, or 409 when they were cancelled already. */
-function answer(c: Context<AppEnv>, outcome: BookingEvent, bookingId: number) {
+function answer(c: Context<AuthenticatedEnv>, outcome: BookingEvent, bookingId: number) {
   if (outcome.type === 'BookingCancelled') {
     return c.json({
       request_id: outcome.requestId,

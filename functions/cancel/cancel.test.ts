@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { RunningFunctions } from '../../lib/runner.ts';
+import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices } from '../../lib/services.ts';
 import { checkInvariants } from '../../test/invariants.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';

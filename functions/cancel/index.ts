@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { cancelBooking } from './cancel-booking.ts';
 
 /** Cancels bookings; the processor applies it and the projector frees the seats in Redis. */

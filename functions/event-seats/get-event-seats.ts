@@ -1,10 +1,7 @@
 import { asc, gt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { events } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { Cursor, Limit, nextLink } from '../../lib/pagination.ts';
+import { events } from '../../lib/booking/db/schema.ts';
 import {
   eventSeatsBody,
   readEventSeats,
@@ -13,9 +10,12 @@ import {
   seatsFromCache,
   seatsFromPostgres,
   withRedis,
-} from '../../lib/seats/availability.ts';
+} from '../../lib/booking/seats/availability.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
 
 /** `*` (the seed's "every event") or one event id. */
 const Params = v.object({

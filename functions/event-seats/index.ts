@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { getEventSeats } from './get-event-seats.ts';
 
 /**

@@ -1,14 +1,14 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { authenticate, requireAdmin } from '../../lib/auth.ts';
-import { events, seats } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { type EventCreated, encodeEvent } from '../../lib/events.ts';
-import { idempotency } from '../../lib/idempotency.ts';
-import { connected, withRedis } from '../../lib/seats/availability.ts';
-import { gridSeatNumbers } from '../../lib/seats/numbers.ts';
-import { validate } from '../../lib/validation.ts';
+import { events, seats } from '../../lib/booking/db/schema.ts';
+import { type EventCreated, encodeEvent } from '../../lib/booking/messages.ts';
+import { connected, withRedis } from '../../lib/booking/seats/availability.ts';
+import { gridSeatNumbers } from '../../lib/booking/seats/numbers.ts';
+import { authenticate, requireAdmin } from '../../lib/platform/auth.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { idempotency } from '../../lib/platform/idempotency.ts';
+import { validate } from '../../lib/platform/validation.ts';
 
 /** The most seats one event may have (a stadium), and the largest grid. */
 export const MAX_SEATS = 20_000;

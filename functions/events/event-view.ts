@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { events } from '../../lib/db/schema.ts';
+import { events } from '../../lib/booking/db/schema.ts';
 
 /**
  * An event as the API shows it: the seed's fields plus `free_seats`, the seats not booked in

@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { events } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
+import { events } from '../../lib/booking/db/schema.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 import { eventColumns } from './event-view.ts';
 
 const Params = v.object({ eventId: IdParam });

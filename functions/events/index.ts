@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { createEvent } from './create-event.ts';
 import { getEvent } from './get-event.ts';
 import { listEvents } from './list-events.ts';

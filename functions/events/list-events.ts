@@ -1,7 +1,7 @@
 import { asc } from 'drizzle-orm';
 import { Hono } from 'hono';
-import type { AppEnv } from '../../lib/app.ts';
-import { events } from '../../lib/db/schema.ts';
+import { events } from '../../lib/booking/db/schema.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
 import { eventColumns } from './event-view.ts';
 
 /** GET /events: every event, soonest first, in the seed's shape plus its free-seat count. */

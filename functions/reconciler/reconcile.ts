@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../../lib/app.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
 import { seatTruths } from './queries.ts';
 
 /**

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, sql } from 'drizzle-orm';
 import { pino } from 'pino';
-import { createFunctionApp } from '../../lib/app.ts';
-import { parseConfig } from '../../lib/config.ts';
-import { seats } from '../../lib/db/schema.ts';
-import { startFunctions } from '../../lib/runner.ts';
-import { type SeatCache, seatKeys } from '../../lib/seats/cache.ts';
+import { seats } from '../../lib/booking/db/schema.ts';
+import { type SeatCache, seatKeys } from '../../lib/booking/seats/cache.ts';
+import { createFunctionApp } from '../../lib/platform/app.ts';
+import { parseConfig } from '../../lib/platform/config.ts';
+import { startFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, createServices, pingDependencies } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
 import reconciler from './index.ts';
@@ -203,7 +204,7 @@ describe('reconciler', () => {
       const deadline = Date.now() + 5_000;
       while ((await services.redis.get(seatKeys.seat(event.eventId, a))) !== null) {
         assert.ok(Date.now() < deadline, 'drift healed within a few intervals');
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     } finally {
       await running.stop();

@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { projectBatch } from './project-batch.ts';
 
 /** Keeps the Redis seat cache equal to Postgres and tells waiting requests their outcome. */

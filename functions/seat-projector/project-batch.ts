@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../../lib/app.ts';
-import { pendingRequestKey } from '../../lib/bookings.ts';
-import { BookingEvent, decodeEvent } from '../../lib/events.ts';
-import { KafkaBatchSchema } from '../../lib/kafka/batch.ts';
-import { OUTCOMES_CHANNEL } from '../../lib/outcomes.ts';
-import { validate } from '../../lib/validation.ts';
+import { pendingRequestKey } from '../../lib/booking/commands.ts';
+import { BookingEvent, decodeEvent } from '../../lib/booking/messages.ts';
+import { OUTCOMES_CHANNEL } from '../../lib/booking/outcome-waiter.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
+import { validate } from '../../lib/platform/validation.ts';
 
 /**
  * POST / with one batch of `booking-events` (from the Kafka trigger): applies each outcome to the

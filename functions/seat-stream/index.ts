@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { streamSeats } from './stream-seats.ts';
 
 /** Live seat changes of an event as Server-Sent Events; needs Redis (its pub/sub and streams). */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis as RedisServer } from 'ioredis';
-import { createFunctionApp } from '../../lib/app.ts';
-import { type RunningFunctions, startFunctions } from '../../lib/runner.ts';
-import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/seats/cache.ts';
-import { seatChangeFeed } from '../../lib/seats/changes.ts';
+import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/booking/seats/cache.ts';
+import { seatChangeFeed } from '../../lib/booking/seats/changes.ts';
+import { createFunctionApp } from '../../lib/platform/app.ts';
+import { type RunningFunctions, startFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, type Services } from '../../lib/services.ts';
 import { type SseClient as Client, SseClient } from '../../test/sse.ts';
 import { createTestEvent, testServices } from '../../test/support.ts';
@@ -201,7 +202,7 @@ describe('seat-stream', () => {
     for (const s of streams) s.close();
     const deadline = Date.now() + 2_000;
     while (seatChangeFeed(services).watching(event.eventId) > 1 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     assert.equal(seatChangeFeed(services).watching(event.eventId), 1, 'closed streams stop watching');
   });

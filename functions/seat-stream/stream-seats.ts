@@ -1,9 +1,7 @@
 import { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { eventSeatsBody, seatsFromCache } from '../../lib/seats/availability.ts';
+import { eventSeatsBody, seatsFromCache } from '../../lib/booking/seats/availability.ts';
 import {
   type ChangeListener,
   changesSince,
@@ -12,9 +10,11 @@ import {
   type SeatChange,
   STREAM_ID,
   seatChangeFeed,
-} from '../../lib/seats/changes.ts';
+} from '../../lib/booking/seats/changes.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
 
 const LastEventId = v.pipe(v.string(), v.regex(STREAM_ID, 'must be an event id this stream sent'));
 
@@ -37,7 +37,7 @@ const RETRY_MS = 2_000;
  * missed (no snapshot), or a fresh snapshot when they are no longer all kept. A comment line
  * every SSE_HEARTBEAT_MS keeps proxies from closing a quiet stream. A held seat frees itself
  * when `expires_at` passes, without a change. All streams of a process share one Redis
- * subscription (lib/seats/changes.ts).
+ * subscription (lib/booking/seats/changes.ts).
  */
 export const streamSeats = new Hono<AppEnv>().get(
   '/events/:eventId/stream',

@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { listUserBookings } from './list-user-bookings.ts';
 
 /** A user's bookings, straight from Postgres. */

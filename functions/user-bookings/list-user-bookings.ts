@@ -1,12 +1,12 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { assertActsFor, authenticate } from '../../lib/auth.ts';
-import { bookings, events, seats, users } from '../../lib/db/schema.ts';
-import { ApiError } from '../../lib/errors.ts';
-import { Cursor, Limit, nextLink } from '../../lib/pagination.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
+import { bookings, events, seats, users } from '../../lib/booking/db/schema.ts';
+import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { ApiError } from '../../lib/platform/errors.ts';
+import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 
 const Params = v.object({ userId: IdParam });
 const Query = v.strictObject({ limit: Limit(50, 200), cursor: Cursor });

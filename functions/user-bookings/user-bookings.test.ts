@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inArray } from 'drizzle-orm';
-import { createFunctionApp } from '../../lib/app.ts';
-import { bookings, seats } from '../../lib/db/schema.ts';
+import { bookings, seats } from '../../lib/booking/db/schema.ts';
+import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices } from '../../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import userBookings from './index.ts';

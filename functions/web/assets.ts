@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../../lib/app.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
 import { SEAT_MAP_JS } from './seat-map-script.ts';
 import { SEAT_MAP_CSS } from './seat-map-style.ts';
 

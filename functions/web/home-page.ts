@@ -1,8 +1,8 @@
 import { asc, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { html } from 'hono/html';
-import type { AppEnv } from '../../lib/app.ts';
-import { events } from '../../lib/db/schema.ts';
+import { events } from '../../lib/booking/db/schema.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
 import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
 
 /** GET /: the events, soonest first, each linking to its seat map. */

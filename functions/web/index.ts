@@ -1,4 +1,4 @@
-import { defineFunction } from '../../lib/function.ts';
+import { defineFunction } from '../../lib/platform/function.ts';
 import { assets } from './assets.ts';
 import { homePage } from './home-page.ts';
 import { seatMapPage } from './seat-map-page.ts';

@@ -2,9 +2,9 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { html } from 'hono/html';
 import * as v from 'valibot';
-import type { AppEnv } from '../../lib/app.ts';
-import { events } from '../../lib/db/schema.ts';
-import { IdParam, validate } from '../../lib/validation.ts';
+import { events } from '../../lib/booking/db/schema.ts';
+import type { AppEnv } from '../../lib/platform/env.ts';
+import { IdParam, validate } from '../../lib/platform/validation.ts';
 import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
 
 const Params = v.object({ eventId: IdParam });

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
-import type { RunningFunctions } from '../../lib/runner.ts';
+import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
 import { startSystem } from '../../test/system.ts';
@@ -50,7 +50,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
   });
 
   /**
-   * An access token for the page's token field, from lib/auth.ts once identity is there (before
+   * An access token for the page's token field, from lib/platform/auth.ts once identity is there (before
    * that, booking needs none). Imported by a computed name so this file compiles either way.
    */
   async function tokenFor(userId: number): Promise<string | undefined> {

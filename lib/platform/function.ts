@@ -1,14 +1,14 @@
 import type { Hono } from 'hono';
-import type { AppEnv } from './app.ts';
+import type { Dependency } from '../services.ts';
 import type { Config } from './config.ts';
+import type { AppEnv } from './env.ts';
 import type { TopicKey } from './kafka/topics.ts';
-import type { Dependency } from './services.ts';
 
 /**
  * How a function is invoked. HTTP functions answer the method+path routes their app declares;
- * a Kafka function's app receives each batch of `topic` as `POST /` (see lib/kafka/trigger.ts);
+ * a Kafka function's app receives each batch of `topic` as `POST /` (see lib/platform/kafka/trigger.ts);
  * a scheduled function's app receives `POST /` every `everyMs`, the next only once the last was
- * answered (see lib/schedule/trigger.ts).
+ * answered (see lib/platform/schedule/trigger.ts).
  */
 export type Trigger =
   | { kind: 'http' }

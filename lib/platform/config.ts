@@ -68,7 +68,7 @@ export const ConfigSchema = v.object({
   BOOK_WAIT_MS: integer(2_000),
   /**
    * How long `book` and `cancel` wait for Kafka to acknowledge a command. Past it (or on any send
-   * error) the request is settled in Postgres (lib/requests.ts) and the client hears its certain
+   * error) the request is settled in Postgres (lib/booking/requests.ts) and the client hears its certain
    * outcome, so a stalled broker costs a buyer seconds, not the producer's minutes of retries.
    */
   KAFKA_SEND_TIMEOUT_MS: integer(5_000, 100),

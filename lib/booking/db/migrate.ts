@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import type { Config } from '../../platform/config.ts';
 import { createDatabase, pingDatabase } from './client.ts';
 
-const MIGRATIONS_FOLDER = new URL('../../drizzle', import.meta.url).pathname;
+/**
+ * The nearest drizzle/ above this module: the repository's from the source, and the image's from
+ * the bundle (dist/node/migrate.mjs), which sit at different depths.
+ */
+function migrationsFolder(from = dirname(fileURLToPath(import.meta.url))): string {
+  const candidate = join(from, 'drizzle');
+  if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+  const parent = dirname(from);
+  if (parent === from) throw new Error('migrate: no drizzle/ folder above lib/booking/db/migrate.ts');
+  return migrationsFolder(parent);
+}
 
 /** Creates the database named in the URL when the server answers but the database is missing. */
 async function ensureDatabase(databaseUrl: string): Promise<void> {
@@ -32,7 +45,7 @@ export async function migrateDatabase(
   const db = createDatabase({ ...config, DATABASE_POOL_SIZE: 1 });
   try {
     await pingDatabase(db);
-    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    await migrate(db, { migrationsFolder: migrationsFolder() });
   } finally {
     await db.$client.end();
   }

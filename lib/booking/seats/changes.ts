@@ -1,11 +1,11 @@
 /**
- * Reading the seat changes the Lua scripts record (lib/seats/scripts.ts): live from the
+ * Reading the seat changes the Lua scripts record (lib/booking/seats/scripts.ts): live from the
  * `seat-changes` channel, fanned out per event in memory, and from an event's change stream for a
  * client that resumes. A change's id is its stream entry id, so both carry the same ids.
  */
 import * as v from 'valibot';
-import type { Subscriptions } from '../pubsub.ts';
-import type { Redis } from '../redis.ts';
+import type { Subscriptions } from '../../platform/pubsub.ts';
+import type { Redis } from '../../platform/redis.ts';
 import { SEAT_CHANGES_CHANNEL, type SeatState, seatKeys } from './cache.ts';
 
 /** A seat change as clients see it; who booked a seat is not public, so `userId` is left out. */

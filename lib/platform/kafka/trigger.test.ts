@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { testServices } from '../../test/support.ts';
-import { closeServices } from '../services.ts';
+import { testServices } from '../../../test/support.ts';
+import { closeServices } from '../../services.ts';
 import type { KafkaBatch } from './batch.ts';
 import type { KafkaBus } from './client.ts';
 import { type RunningTrigger, startKafkaTrigger } from './trigger.ts';
@@ -28,7 +29,7 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -317,7 +318,7 @@ describe('Kafka trigger against the real broker', () => {
       deliveries: 0,
       fetch: async () => {
         app.deliveries++;
-        await new Promise((resolve) => setTimeout(resolve, 12_000));
+        await sleep(12_000);
         return new Response(null, { status: 200 });
       },
     };
@@ -477,7 +478,7 @@ describe('Kafka trigger and partition ownership (a scripted consumer)', () => {
     const handling = eachBatch(payload);
     await waitFor(() => app.deliveries === 1);
     const during = heartbeats;
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await sleep(1_200);
     assert.ok(heartbeats >= during + 4, `asked for ${heartbeats - during} heartbeats in 1.2 s`);
     running = false;
     const stoppedAt = performance.now();

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { BookingEvent } from './events.ts';
-import type { Subscriptions } from './pubsub.ts';
+import type { Subscriptions } from '../platform/pubsub.ts';
+import { BookingEvent } from './messages.ts';
 
 /** Redis pub/sub channel on which the projector announces each decided request, once applied. */
 export const OUTCOMES_CHANNEL = 'booking-outcomes';

@@ -9,7 +9,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Database } from './db/client.ts';
-import type { BookedSeat, BookingEvent, RejectionReason } from './events.ts';
+import type { BookedSeat, BookingEvent, RejectionReason } from './messages.ts';
 
 export interface UncertainRequest {
   requestId: string;

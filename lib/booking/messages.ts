@@ -4,8 +4,8 @@
  * parse is rejected (4xx) and ends up in the dead-letter topic.
  */
 import * as v from 'valibot';
-import { ApiError } from './errors.ts';
-import { Id } from './validation.ts';
+import { ApiError } from '../platform/errors.ts';
+import { Id } from '../platform/validation.ts';
 
 /**
  * What `book` enforces, enforced again here: a command from any other producer that would not
@@ -70,7 +70,7 @@ export const BookingConfirmed = v.object({
 
 /**
  * WITHDRAWN: `book` could not learn whether Kafka took the command and recorded it as withdrawn
- * before answering "nothing changed" (lib/requests.ts); the command, if it arrives, is a no-op.
+ * before answering "nothing changed" (lib/booking/requests.ts); the command, if it arrives, is a no-op.
  */
 export const REJECTION_REASONS = [
   'SEATS_TAKEN',

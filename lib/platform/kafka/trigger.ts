@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { withDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
@@ -356,5 +357,3 @@ function toBatchMessage(message: KafkaMessage): KafkaBatchMessage {
     ),
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import bookFunction from '../../functions/book/index.ts';
-import bookingProcessor from '../../functions/booking-processor/index.ts';
-import { bearer, testServices } from '../../test/support.ts';
+import bookFunction from '../../../functions/book/index.ts';
+import bookingProcessor from '../../../functions/booking-processor/index.ts';
+import { bearer, testServices } from '../../../test/support.ts';
+import { closeServices, pingDependencies } from '../../services.ts';
 import { createFunctionApp } from '../app.ts';
 import { type RunningFunctions, startFunctions } from '../runner.ts';
-import { closeServices, pingDependencies } from '../services.ts';
 import { TOPICS, type TopicKey } from './topics.ts';
 
 describe('the processor backlog guard', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import bookFunction from '../functions/book/index.ts';
-import { bearer, testServices } from '../test/support.ts';
+import bookFunction from '../../functions/book/index.ts';
+import { bearer, testServices } from '../../test/support.ts';
+import { closeServices, pingDependencies } from '../services.ts';
 import { createFunctionApp } from './app.ts';
-import { closeServices, pingDependencies } from './services.ts';
 
 /** Requests the limiter counts but the booking refuses (400): nothing is ever booked here. */
 const invalidBooking = async (app: ReturnType<typeof createFunctionApp>, userId: number, address: string) =>

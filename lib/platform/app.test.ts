@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Hono } from 'hono';
-import bookFunction from '../functions/book/index.ts';
-import { testServices } from '../test/support.ts';
-import { type AppEnv, createFunctionApp, newApp } from './app.ts';
+import bookFunction from '../../functions/book/index.ts';
+import { testServices } from '../../test/support.ts';
+import { closeServices } from '../services.ts';
+import { createFunctionApp, newApp } from './app.ts';
+import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
-import { closeServices } from './services.ts';
 
 const services = testServices();
 after(() => closeServices(services));

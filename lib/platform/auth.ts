@@ -2,17 +2,11 @@ import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import type { MiddlewareHandler } from 'hono';
 import { uniqueSymbol } from 'hono-openapi';
 import * as v from 'valibot';
-import type { AppEnv } from './app.ts';
 import type { Config } from './config.ts';
+import type { AuthenticatedEnv, Caller, Role } from './env.ts';
 import { ApiError } from './errors.ts';
 
-export const ROLES = ['user', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Caller {
-  id: number;
-  role: Role;
-}
+export const ROLES = ['user', 'admin'] as const satisfies readonly Role[];
 
 /** The claims a token must carry: `sub` is the user id, `role` what the user may do. */
 const Claims = v.object({
@@ -44,8 +38,8 @@ const BEARER = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+)$/i;
  * Requires `Authorization: Bearer <JWT>` (HS256, JWT_SECRET, `exp` and `nbf` checked) and puts
  * the caller on the context as `c.get('caller')`. Missing, expired or forged: 401.
  */
-export function authenticate(): MiddlewareHandler<AppEnv> {
-  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+export function authenticate(): MiddlewareHandler<AuthenticatedEnv> {
+  const middleware: MiddlewareHandler<AuthenticatedEnv> = async (c, next) => {
     const token = BEARER.exec(c.req.header('authorization') ?? '')?.[1];
     if (token === undefined) {
       throw new ApiError('UNAUTHORIZED', {
@@ -85,17 +79,16 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
 }
 
 /** Only an admin passes (after `authenticate`); anyone else gets 403. */
-export function requireAdmin(): MiddlewareHandler<AppEnv> {
+export function requireAdmin(): MiddlewareHandler<AuthenticatedEnv> {
   return async (c, next) => {
-    if (c.get('caller')?.role !== 'admin')
+    if (c.get('caller').role !== 'admin')
       throw new ApiError('FORBIDDEN', { detail: 'This needs an admin token' });
     await next();
   };
 }
 
 /** A user acts only for themselves; an admin for anyone. */
-export function assertActsFor(caller: Caller | undefined, userId: number): void {
-  if (!caller) throw new ApiError('UNAUTHORIZED', { detail: 'A bearer token is required' });
+export function assertActsFor(caller: Caller, userId: number): void {
   if (caller.role !== 'admin' && caller.id !== userId) {
     throw new ApiError('FORBIDDEN', {
       detail: `The token's user (${caller.id}) cannot act for user ${userId}`,

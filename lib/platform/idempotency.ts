@@ -1,19 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from './app.ts';
+import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { isOutOfMemory } from './redis.ts';
-
-/**
- * What one attempt of a request with an Idempotency-Key works with: the booking request id it
- * must use, and the ids earlier attempts with the same key used whose outcome nobody heard (they
- * crashed or answered 5xx). The handler settles those first (lib/requests.ts): if one was
- * decided, that is the answer; the others are withdrawn before this attempt runs.
- */
-export interface Attempt {
-  requestId: string;
-  earlier: readonly string[];
-}
 
 interface Remembered {
   fingerprint: string;

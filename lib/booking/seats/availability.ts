@@ -5,10 +5,10 @@
  * reads as available; once quiet both sources give the same answer (invariant 5).
  */
 import { asc, eq, inArray } from 'drizzle-orm';
+import type { Redis } from '../../platform/redis.ts';
+import type { Services } from '../../services.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
-import type { Redis } from '../redis.ts';
-import type { Services } from '../services.ts';
 import { type SeatState, seatKeys } from './cache.ts';
 
 export interface SeatStatus {

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
-import { FUNCTIONS } from '../functions/registry.ts';
-import { testServices } from '../test/support.ts';
+import { FUNCTIONS } from '../../functions/registry.ts';
+import { testServices } from '../../test/support.ts';
+import { closeServices } from '../services.ts';
 import { startFunctions } from './runner.ts';
-import { closeServices } from './services.ts';
 
-const RUN = new URL('../bin/run.ts', import.meta.url).pathname;
+const RUN = new URL('../../bin/run.ts', import.meta.url).pathname;
 
 /** Runs bin/run.ts as a real process; resolves with its URL once it listens, or its exit. */
 function runFunctions(env: Record<string, string>) {

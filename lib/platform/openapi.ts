@@ -1,7 +1,7 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { generateSpecs } from 'hono-openapi';
-import type { AppEnv } from './app.ts';
+import type { AppEnv } from './env.ts';
 
 /** Paths every app answers for the platform, not part of any function's API. */
 export const PLATFORM_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);

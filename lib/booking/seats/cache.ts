@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
+import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
-import type { Redis } from '../redis.ts';
 import { FREE_BOOKED, MARK_BOOKED, RELEASE_HOLD, SYNC_SEATS, TAKE_SEATS } from './scripts.ts';
 
 /** Redis pub/sub channel of every seat change: `{eventId, state, seatIds, id, expiresAt?, userId?}`. */

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
-import bookFunction from '../functions/book/index.ts';
-import { type LocalCluster, startRedisCluster } from '../test/redis-cluster.ts';
-import { bearer, createTestEvent, testServices } from '../test/support.ts';
+import bookFunction from '../../functions/book/index.ts';
+import { type LocalCluster, startRedisCluster } from '../../test/redis-cluster.ts';
+import { bearer, createTestEvent, testServices } from '../../test/support.ts';
+import { closeServices, pingDependencies, type Services } from '../services.ts';
 import { createFunctionApp } from './app.ts';
-import { closeServices, pingDependencies, type Services } from './services.ts';
 
 describe('on a Redis Cluster', () => {
   let cluster: LocalCluster;

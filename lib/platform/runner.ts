@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { type AppEnv, answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
+import { type Dependency, pingDependencies, type Services, unreachable } from '../services.ts';
+import { answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
+import type { AppEnv } from './env.ts';
 import { essentialNeeds, type FunctionDefinition } from './function.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
 import { serveApiDocs } from './openapi.ts';
 import { startScheduleTrigger } from './schedule/trigger.ts';
-import { type Dependency, pingDependencies, type Services, unreachable } from './services.ts';
 
 /** How long requests in flight may take to finish once stopping starts. */
 const DRAIN_MS = 5_000;

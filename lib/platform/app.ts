@@ -2,30 +2,12 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
-import type { Caller } from './auth.ts';
+import { type Dependency, pingDependencies, type Services, unreachable } from '../services.ts';
+import type { AppEnv } from './env.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
-import type { Attempt } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
-import { type Dependency, pingDependencies, type Services, unreachable } from './services.ts';
-
-/**
- * What handlers find on the context. Read it with `c.get(name)`: `c.var` copies every variable
- * into a new object on each access, a cost the booking hot path pays many times per request.
- */
-export type AppEnv = {
-  Variables: {
-    services: Services;
-    requestId: string;
-    /** The services' logger bound to this request's id and function. */
-    logger: Logger;
-    /** Who called, once `authenticate()` has checked the bearer token. */
-    caller?: Caller;
-    /** Set by `idempotency()` for a request with an Idempotency-Key (lib/idempotency.ts). */
-    attempt?: Attempt;
-  };
-};
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'BAD_REQUEST',

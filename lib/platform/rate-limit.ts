@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv } from './app.ts';
+import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { isOutOfMemory, type Redis } from './redis.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createTestEvent, testServices } from '../../test/support.ts';
-import { closeServices, pingDependencies } from '../services.ts';
+import { createTestEvent, testServices } from '../../../test/support.ts';
+import { closeServices, pingDependencies } from '../../services.ts';
 import { seatKeys } from './cache.ts';
 import * as scripts from './scripts.ts';
 
