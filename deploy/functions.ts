@@ -3,18 +3,12 @@
  * nothing here lists functions, routes or topics by hand.
  */
 import { FUNCTIONS } from '../functions/registry.ts';
-import { createFunctionApp, httpRoutes } from '../lib/platform/app.ts';
-import { parseConfig } from '../lib/platform/config.ts';
 import type { FunctionDefinition, Trigger } from '../lib/platform/function.ts';
 import { TOPICS, type TopicKey } from '../lib/platform/kafka/topics.ts';
-import { createLogger } from '../lib/platform/logger.ts';
-import { closeServices, createServices, type Dependency } from '../lib/services.ts';
+import { type HttpRoute, routeTable } from '../lib/platform/routes.ts';
+import type { Dependency } from '../lib/services.ts';
 
-export interface HttpRoute {
-  method: string;
-  /** The Hono path, e.g. /events/seats/:eventId. */
-  path: string;
-}
+export type { HttpRoute };
 
 export interface DeployedFunction {
   name: string;
@@ -26,35 +20,27 @@ export interface DeployedFunction {
   topic?: { key: TopicKey; name: string; partitions: number };
 }
 
-/**
- * Reads every function of the registry. Building an app needs services, but their clients connect
- * lazily, so this opens no connection; they are closed anyway so the process can exit.
- */
-export async function describeFunctions(
+/** Every function of the registry, its routes from the route table (lib/platform/routes.ts). */
+export function describeFunctions(
   definitions: readonly FunctionDefinition[] = FUNCTIONS,
-): Promise<DeployedFunction[]> {
-  const config = parseConfig({});
-  const services = createServices(config, createLogger({ LOG_LEVEL: 'silent' }));
-  try {
-    return definitions.map((definition) => {
-      const { name, needs, trigger } = definition;
-      if (trigger.kind === 'kafka') {
-        const topic = TOPICS[trigger.topic];
-        return {
-          name,
-          trigger: trigger.kind,
-          needs,
-          routes: [],
-          topic: { key: trigger.topic, name: topic.name, partitions: topic.partitions },
-        };
-      }
+): DeployedFunction[] {
+  const routes = routeTable(definitions);
+  return definitions.map((definition) => {
+    const { name, needs, trigger } = definition;
+    const topic = trigger.kind === 'kafka' ? TOPICS[trigger.topic] : undefined;
+    return {
+      name,
+      trigger: trigger.kind,
+      needs,
       // A scheduled function's app answers only its trigger's POST /: it takes no traffic.
-      const routes = trigger.kind === 'http' ? httpRoutes(createFunctionApp(definition, services)) : [];
-      return { name, trigger: trigger.kind, needs, routes };
-    });
-  } finally {
-    await closeServices(services);
-  }
+      routes: routes.flatMap((route) =>
+        route.definition === definition ? [{ method: route.method, path: route.path }] : [],
+      ),
+      ...(trigger.kind === 'kafka' && topic
+        ? { topic: { key: trigger.topic, name: topic.name, partitions: topic.partitions } }
+        : {}),
+    };
+  });
 }
 
 export const isHttp = (fn: DeployedFunction): boolean => fn.trigger === 'http';

@@ -2,12 +2,14 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
-import { type Dependency, pingDependencies, type Services, unreachable } from '../services.ts';
+import type { Dependency, Services } from '../services.ts';
 import type { AppEnv } from './env.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
+import { healthRoutes } from './health.ts';
 import type { Logger } from './logger.ts';
-import { PLATFORM_PATHS, serveApiDocs } from './openapi.ts';
+import { serveApiDocs } from './openapi.ts';
+import { answerWrongMethods, httpRoutes } from './routes.ts';
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'BAD_REQUEST',
@@ -34,26 +36,37 @@ export function toApiError(error: unknown): ApiError {
 }
 
 /**
+ * Puts the services on the context of each request. In a Node process they are the process's
+ * own, one set for every request; the workerd worker gives each request its own (its sockets may
+ * not outlive the request), with a middleware of this type.
+ */
+export type ServicesMiddleware = MiddlewareHandler<AppEnv>;
+
+export function provideServices(services: Services): ServicesMiddleware {
+  return async (c, next) => {
+    c.set('services', services);
+    await next();
+  };
+}
+
+/**
  * The one factory every function's app comes from: request ids, the services on the context,
  * one log line per request, problem+json errors, and the health endpoints.
  */
 export function newApp(options: {
   name: string;
-  services: Services;
+  services: Services | ServicesMiddleware;
   needs: readonly Dependency[];
   /** Of `needs`, those the function answers usefully without; /readyz reports them, passes anyway. */
   degradesWithout?: readonly Dependency[];
 }): Hono<AppEnv> {
-  const { name, services, needs } = options;
-  const degradesWithout = options.degradesWithout ?? [];
-  const essential = needs.filter((dependency) => !degradesWithout.includes(dependency));
+  const { name, services } = options;
   const app = new Hono<AppEnv>();
-
   app.use(requestId());
+  app.use(typeof services === 'function' ? services : provideServices(services));
   app.use(async (c, next) => {
     const started = performance.now();
-    const logger = services.logger.child({ fn: name, requestId: c.get('requestId') });
-    c.set('services', services);
+    const logger = c.get('services').logger.child({ fn: name, requestId: c.get('requestId') });
     c.set('logger', logger);
     await next();
     logger.info(
@@ -66,31 +79,27 @@ export function newApp(options: {
       'request',
     );
   });
-
-  app.get('/healthz', (c) => c.json({ status: 'ok', function: name }));
-  app.get('/readyz', async (c) => {
-    try {
-      await pingDependencies(services, essential);
-      const degraded = await unreachable(services, degradesWithout);
-      return c.json({ status: degraded.length ? 'degraded' : 'ready', function: name, needs, degraded });
-    } catch (error) {
-      return c.json({ status: 'unavailable', function: name, detail: (error as Error).message }, 503);
-    }
-  });
-
-  answerWithProblems(app, services.logger);
+  app.route('/', healthRoutes([options]));
+  answerWithProblems(app);
   return app;
 }
 
-/** Unknown routes and every error become problem+json; a server error is logged, never shown. */
-export function answerWithProblems(app: Hono<AppEnv>, logger: Logger): void {
+/**
+ * Unknown routes and every error become problem+json; a server error is logged (with the
+ * request's logger, else `fallbackLogger`), never shown.
+ */
+export function answerWithProblems(app: Hono<AppEnv>, fallbackLogger?: Logger): void {
   app.notFound((c) => {
     const error = new ApiError('NOT_FOUND', { detail: `No route for ${c.req.method} ${c.req.path}.` });
     return c.json(problemOf(error, c.req.path), error.status, { 'content-type': 'application/problem+json' });
   });
   app.onError((thrown, c) => {
     const error = toApiError(thrown);
-    if (error.status >= 500) (c.get('logger') ?? logger).error({ err: thrown }, 'request failed');
+    if (error.status >= 500) {
+      const logger = c.get('logger') ?? c.get('services')?.logger ?? fallbackLogger;
+      if (logger) logger.error({ err: thrown }, 'request failed');
+      else console.error('request failed', thrown);
+    }
     return c.json(problemOf(error, c.req.path), error.status, {
       ...error.headers,
       'content-type': 'application/problem+json',
@@ -146,49 +155,17 @@ function declaredLengthOrBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> 
   };
 }
 
-/**
- * After an app's routes: a known path asked with another method answers 405 with `Allow`
- * instead of 404. Registered last, so a matching method's handler always answers first.
- */
-export function answerWrongMethods(app: Hono<AppEnv>, routes: { method: string; path: string }[]): void {
-  const methodsByPath = new Map<string, Set<string>>();
-  for (const { method, path } of routes)
-    methodsByPath.set(path, (methodsByPath.get(path) ?? new Set()).add(method));
-  for (const [path, methods] of methodsByPath) {
-    const allow = [...methods, ...(methods.has('GET') ? ['HEAD'] : [])].join(', ');
-    app.all(path, (c) => {
-      throw new ApiError('METHOD_NOT_ALLOWED', {
-        detail: `${c.req.method} is not allowed here; use ${allow}`,
-        headers: { allow },
-      });
-    });
-  }
-}
-
 /** A function's whole app: the shared factory plus its route modules. */
-export function createFunctionApp(definition: FunctionDefinition, services: Services): Hono<AppEnv> {
-  const app = newApp({
-    name: definition.name,
-    services,
-    needs: definition.needs,
-    degradesWithout: definition.degradesWithout,
-  });
+export function createFunctionApp(
+  definition: FunctionDefinition,
+  services: Services | ServicesMiddleware,
+): Hono<AppEnv> {
+  const app = newApp({ ...definition, services });
   if (definition.trigger.kind === 'http') {
     app.use(...jsonBodies(MAX_BODY_BYTES));
     serveApiDocs(app, () => definition.routes, `seatrush: ${definition.name}`);
   }
   for (const routes of definition.routes) app.route('/', routes);
-  answerWrongMethods(app, httpRoutes(app));
+  answerWrongMethods(app, httpRoutes(definition.routes));
   return app;
-}
-
-/** The method+path pairs an app answers, not counting middleware, health checks and docs. */
-export function httpRoutes(app: Hono<AppEnv>): { method: string; path: string }[] {
-  const seen = new Set<string>();
-  return app.routes.flatMap(({ method, path }) => {
-    const key = `${method} ${path}`;
-    if (method === 'ALL' || PLATFORM_PATHS.has(path) || seen.has(key)) return [];
-    seen.add(key);
-    return [{ method, path }];
-  });
 }

@@ -1,12 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
 import { type Dependency, pingDependencies, type Services, unreachable } from '../services.ts';
-import { answerWithProblems, answerWrongMethods, createFunctionApp, httpRoutes } from './app.ts';
-import type { AppEnv } from './env.ts';
+import { createFunctionApp } from './app.ts';
 import { essentialNeeds, type FunctionDefinition } from './function.ts';
+import { gatewayApp } from './gateway.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
-import { serveApiDocs } from './openapi.ts';
 import { startScheduleTrigger } from './schedule/trigger.ts';
 
 /** How long requests in flight may take to finish once stopping starts. */
@@ -87,7 +85,12 @@ export async function startFunctions(
   }
 
   const only = apps.length === 1 ? apps[0] : undefined;
-  const fetch = only ? only.app.fetch : gateway(apps, services, essential).fetch;
+  const fetch = only
+    ? only.app.fetch
+    : gatewayApp(
+        apps.filter(({ definition }) => definition.trigger.kind === 'http'),
+        { services, logger: services.logger },
+      ).fetch;
   const server = serve({ fetch, hostname: listen.host, port: listen.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -107,36 +110,4 @@ export async function startFunctions(
       clearTimeout(drain);
     },
   };
-}
-
-/** Routes each declared method+path to the function that declares it, as an ingress would. */
-function gateway(
-  apps: { definition: FunctionDefinition; app: Hono<AppEnv> }[],
-  services: Services,
-  needs: Set<Dependency>,
-): Hono<AppEnv> {
-  const root = new Hono<AppEnv>();
-  root.get('/healthz', (c) =>
-    c.json({ status: 'ok', functions: apps.map(({ definition }) => definition.name) }),
-  );
-  root.get('/readyz', async (c) => {
-    try {
-      await pingDependencies(services, needs);
-      return c.json({ status: 'ready' });
-    } catch (error) {
-      return c.json({ status: 'unavailable', detail: (error as Error).message }, 503);
-    }
-  });
-  serveApiDocs(
-    root,
-    () => apps.flatMap(({ definition }) => (definition.trigger.kind === 'http' ? definition.routes : [])),
-    'seatrush',
-  );
-  const routes = apps.flatMap(({ definition, app }) =>
-    definition.trigger.kind === 'http' ? httpRoutes(app).map((route) => ({ ...route, app })) : [],
-  );
-  for (const { method, path, app } of routes) root.on(method, path, (c) => app.fetch(c.req.raw));
-  answerWrongMethods(root, routes);
-  answerWithProblems(root, services.logger);
-  return root;
 }
