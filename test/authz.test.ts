@@ -118,10 +118,12 @@ describe('authorization matrix', () => {
     });
   }
 
-  it('an expired or forged token is a 401 problem', async () => {
+  it('an expired or forged token, or one whose user id is no id, is a 401 problem', async () => {
     const expired = issueToken(parseConfig(), { id: owner, role: 'user' }, -60);
     const forged = issueToken({ JWT_SECRET: 'x'.repeat(40) }, { id: owner, role: 'admin' });
-    for (const token of [expired, forged, 'not-a-jwt']) {
+    // Past Postgres' integer: the same Id type as every id in a path or body.
+    const outOfRange = issueToken(parseConfig(), { id: 2 ** 31, role: 'admin' });
+    for (const token of [expired, forged, outOfRange, 'not-a-jwt']) {
       const response = await fetch(`${system.url}/bookings/user/${owner}`, {
         headers: { authorization: `Bearer ${token}` },
       });

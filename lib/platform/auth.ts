@@ -5,12 +5,13 @@ import * as v from 'valibot';
 import type { Config } from './config.ts';
 import type { AuthenticatedEnv, Caller, Role } from './env.ts';
 import { ApiError } from './errors.ts';
+import { IdParam } from './validation.ts';
 
 export const ROLES = ['user', 'admin'] as const satisfies readonly Role[];
 
 /** The claims a token must carry: `sub` is the user id, `role` what the user may do. */
 const Claims = v.object({
-  sub: v.pipe(v.string(), v.regex(/^[1-9]\d{0,9}$/)),
+  sub: IdParam,
   role: v.picklist(ROLES),
 });
 
@@ -60,7 +61,7 @@ export function authenticate(): MiddlewareHandler<AuthenticatedEnv> {
     if (!claims.success) {
       throw new ApiError('UNAUTHORIZED', { detail: 'The token must carry a user id (sub) and a role' });
     }
-    c.set('caller', { id: Number(claims.output.sub), role: claims.output.role });
+    c.set('caller', { id: claims.output.sub, role: claims.output.role });
     await next();
   };
   // The same mark hono-openapi's describeRoute() leaves: the OpenAPI document shows the route

@@ -25,16 +25,16 @@ export function gatewayApp(
   },
 ): Hono<AppEnv> {
   const definitions = functions.map(({ definition }) => definition);
-  const appOf = new Map(functions.map(({ definition, app }) => [definition, app]));
   const root = new Hono<AppEnv>();
   const services =
     typeof options.services === 'function' ? options.services : provideServices(options.services);
   root.use('/readyz', services);
   root.route('/', healthRoutes(definitions, options.health));
   serveApiDocs(root, () => definitions.flatMap((definition) => definition.routes), 'seatrush');
-  const routes = routeTable(definitions);
-  for (const { method, path, definition } of routes) {
-    const app = appOf.get(definition) as Hono<AppEnv>;
+  const routes = functions.flatMap(({ definition, app }) =>
+    routeTable([definition]).map((route) => ({ ...route, app })),
+  );
+  for (const { method, path, app } of routes) {
     root.on(method, path, (c) => app.fetch(c.req.raw, c.env, executionContextOf(c)));
   }
   answerWrongMethods(root, routes);
