@@ -142,9 +142,9 @@ export async function requestToDecision(
 }
 
 /**
- * Invariants 1–3 of DESIGN.md for the obvious design's event (it has no requests table, Kafka or
- * Redis, so 4 and 5 do not apply). Every request comes from its own user, so a booking is tied to
- * its request by the user: a refused user must own nothing.
+ * Invariants 1–3 of docs/invariants.md for the obvious design's event (it has no requests table,
+ * Kafka or Redis, so 4 and 5 do not apply). Every request comes from its own user, so a booking is
+ * tied to its request by the user: a refused user must own nothing.
  */
 export async function checkBaselineInvariants(
   pool: pg.Pool,

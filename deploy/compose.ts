@@ -373,15 +373,15 @@ export function envExample(): string {
   const values = composeValues();
   const meanings = variableMeanings();
   const line = (name: string, value: string, meaning: string | undefined) =>
-    [`# ${meaning || '(not described in README)'}`, `${name}=${value}`].join('\n');
+    [`# ${meaning || '(no description in ConfigSchema)'}`, `${name}=${value}`].join('\n');
   const required = (name: Variable) =>
     [
-      `# ${meanings.get(name) || '(not described in README)'}`,
+      `# ${meanings.get(name) || '(no description in ConfigSchema)'}`,
       `# REQUIRED, no default: ${REQUIRED[name]}. docker compose refuses to start without it.`,
       `${name}=`,
     ].join('\n');
   return [
-    `# ${generatedNotice("lib/platform/config.ts' ConfigSchema and README's configuration table")}`,
+    `# ${generatedNotice("the defaults and descriptions of lib/platform/config.ts' ConfigSchema")}`,
     `# Settings of docker-compose.yml: copy to .env and set ${Object.keys(REQUIRED).join(', ')} (required);`,
     '# change what else you need; unset ones keep these values.',
     '',

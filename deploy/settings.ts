@@ -2,7 +2,6 @@
  * The environment variables every deployment passes, derived from lib/platform/config.ts' ConfigSchema so
  * a variable added there reaches the compose file, .env.example and the Kubernetes config.
  */
-import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { ConfigSchema } from '../lib/platform/config.ts';
 
@@ -71,17 +70,15 @@ export function deploymentValues(
 }
 
 /**
- * What each variable means, from README's configuration table (its one documentation), so
- * .env.example never says something else. A variable the table lacks gets an empty meaning.
+ * What each variable means: its description in ConfigSchema (README's configuration table is
+ * generated from the same text), without markdown's backticks, so .env.example never says
+ * something else. A variable without a description gets an empty meaning.
  */
-export function variableMeanings(readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')) {
-  const meanings = new Map<string, string>();
-  for (const line of readme.split('\n')) {
-    const cells = line.split('|').map((cell) => cell.trim());
-    // | `NAME` (/ `OTHER`) | default | meaning |
-    if (cells.length < 5 || !cells[1]?.startsWith('`')) continue;
-    const meaning = (cells[3] ?? '').replaceAll('`', '');
-    for (const [, name] of cells[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)) if (name) meanings.set(name, meaning);
-  }
-  return meanings;
+export function variableMeanings(): Map<Variable, string> {
+  return new Map(
+    VARIABLES.map((variable) => [
+      variable,
+      (v.getDescription(ConfigSchema.entries[variable]) ?? '').replaceAll('`', ''),
+    ]),
+  );
 }

@@ -1,6 +1,6 @@
 /**
- * The five invariants of DESIGN.md, checked against Postgres and Redis for one event. Used by the
- * tests and by the benchmark after every run.
+ * Invariants 1–5 of docs/invariants.md, checked against Postgres and Redis for one event. Used
+ * by the tests and by the benchmark after every run (the chaos suite has its own: chaos/checks.ts).
  */
 import { sql } from 'drizzle-orm';
 import type { Services } from '../lib/services.ts';

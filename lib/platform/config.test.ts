@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from './config.ts';
+import * as v from 'valibot';
+import { ConfigError, ConfigSchema, parseConfig } from './config.ts';
 
 describe('parseConfig', () => {
   it('has defaults that work against the local stack', () => {
@@ -30,5 +31,12 @@ describe('parseConfig', () => {
       () => parseConfig({ KAFKA_BROKERS: 'nohost' }),
       /config: KAFKA_BROKERS="nohost" is invalid/,
     );
+  });
+
+  it('describes every variable: README and the deploy files document the settings from these descriptions', () => {
+    const undescribed = Object.entries(ConfigSchema.entries)
+      .filter(([, schema]) => !v.getDescription(schema)?.trim())
+      .map(([name]) => name);
+    assert.deepEqual(undescribed, []);
   });
 });
