@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { userToken } from '../bench/token.ts';
+import { DECIDED_STATUSES } from '../lib/booking/responses.ts';
 import { topicName } from '../lib/platform/kafka/topics.ts';
 import { type LogicalRequest, newKey, poll, send } from './client.ts';
 import type { Warning } from './logs.ts';
@@ -64,7 +65,7 @@ export async function checkOwners(pool: pg.Pool, eventId: number): Promise<Check
 
 /**
  * 2. Every yes has its bookings in Postgres (CONFIRMED, or cancelled since), for its user and
- * seats; and every cancel answered CANCELLED left its booking cancelled.
+ * seats; and every cancel answered CANCELED left its booking cancelled.
  */
 export async function checkYesIsBooked(
   pool: pg.Pool,
@@ -90,7 +91,7 @@ export async function checkYesIsBooked(
   });
   const cancelledButNot = cancels.filter(
     (logical) =>
-      (logical.final?.status === 200 || logical.polled?.status === 'CANCELLED') &&
+      (logical.final?.status === 200 || logical.polled?.status === 'CANCELED') &&
       byId.get(logical.bookingId as number)?.status !== 'CANCELED',
   );
   return check([
@@ -150,9 +151,7 @@ export async function checkNoFalseNo(
 /** 4. Every 202 (book or cancel) was decided and readable at booking-status by its deadline. */
 export function checkDecided(requests: readonly LogicalRequest[]): Check {
   const undecided = requests.filter(
-    (logical) =>
-      logical.final?.status === 202 &&
-      !['CONFIRMED', 'REJECTED', 'CANCELLED'].includes(logical.polled?.status ?? ''),
+    (logical) => logical.final?.status === 202 && !DECIDED_STATUSES.has(logical.polled?.status ?? ''),
   );
   return check(
     undecided.map((logical) => ({

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { DECIDED_STATUSES } from '../lib/booking/responses.ts';
 
 export interface Attempt {
   /** ms since the load started. */
@@ -137,8 +138,6 @@ export async function send(
   }
 }
 
-const DECIDED = new Set(['CONFIRMED', 'REJECTED', 'CANCELLED']);
-
 /**
  * Polls GET /bookings/requests/:id until it answers a decision or `deadline()` (epoch ms) passes;
  * refused connections and 5xx are polled through like any other not-yet.
@@ -161,7 +160,7 @@ export async function poll(
         typeof answered.body.status === 'string' ? answered.body.status : `HTTP ${answered.status}`;
       const bookings = answered.body.bookings as { id: number }[] | undefined;
       logical.polled = { status, bookingIds: bookings?.map((booking) => booking.id) };
-      if (DECIDED.has(status)) {
+      if (DECIDED_STATUSES.has(status)) {
         logical.polled.decidedAt = clock();
         return;
       }

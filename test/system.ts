@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTIONS } from '../functions/registry.ts';
+import { DECIDED_STATUSES } from '../lib/booking/responses.ts';
 import { type RunningFunctions, startFunctions } from '../lib/platform/runner.ts';
 import type { Services } from '../lib/services.ts';
 import type { Answer } from './invariants.ts';
@@ -82,8 +83,6 @@ export async function book(
   };
 }
 
-const DECIDED = new Set(['CONFIRMED', 'REJECTED', 'CANCELLED']);
-
 /** Polls booking-status until every request is decided (a request accepted while Redis was down
  * is unknown to booking-status until the processor decides it). */
 export async function waitUntilDecided(
@@ -103,7 +102,7 @@ export async function waitUntilDecided(
         return ((await response.json()) as { status?: string }).status;
       }),
     );
-    pending = pending.filter((_, i) => !DECIDED.has(states[i] as string));
+    pending = pending.filter((_, i) => !DECIDED_STATUSES.has(states[i] as string));
     if (pending.length > 0) await sleep(100);
   }
 }

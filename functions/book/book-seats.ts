@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { type Context, Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
 import type { BookingEvent, BookingRequested } from '../../lib/booking/messages.ts';
-import { confirmedBody, pendingBody, rejectionError, statusUrl } from '../../lib/booking/responses.ts';
+import {
+  ConfirmedBody,
+  confirmedBody,
+  PendingBody,
+  pendingBody,
+  rejectionError,
+  statusUrl,
+} from '../../lib/booking/responses.ts';
 import type { TakeResult } from '../../lib/booking/seats/cache.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { rateLimit } from '../../lib/platform/rate-limit.ts';
 import { isOutOfMemory } from '../../lib/platform/redis.ts';
 import { Id, validate } from '../../lib/platform/validation.ts';
@@ -32,6 +41,22 @@ export const BookSeatsBody = v.strictObject({
  */
 export const bookSeats = new Hono<AppEnv>().post(
   '/bookings/book',
+  describeRoute({
+    summary: 'Book seats, all of them or none',
+    responses: {
+      201: jsonResponse('Booked: the bookings', ConfirmedBody),
+      202: jsonResponse(
+        'Queued but not decided yet (or `Prefer: respond-async`): poll status_url',
+        PendingBody,
+      ),
+      ...problemResponses({
+        404: 'No such event',
+        409: 'Some seats are taken (`taken_seat_ids`); nothing was booked',
+        422: 'Seats not of this event, or no such user',
+        503: 'Bookings cannot be queued right now; nothing changed',
+      }),
+    },
+  }),
   authenticate(),
   rateLimit('book'),
   idempotency(),

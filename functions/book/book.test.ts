@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as v from 'valibot';
+import { ConfirmedBody, PendingBody, RequestStatusBody } from '../../lib/booking/responses.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, pingDependencies } from '../../lib/services.ts';
@@ -34,20 +36,23 @@ describe('book', () => {
       seat_ids: event.seatIds.slice(0, 2),
     });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
-    assert.equal(answer.body.status, 'CONFIRMED');
-    const bookings = answer.body.bookings as { seat_id: number; seat_number: string; status: string }[];
+    const booked = v.parse(ConfirmedBody, answer.body);
+    assert.equal(booked.status, 'CONFIRMED');
     assert.deepEqual(
-      bookings.map((b) => [b.seat_id, b.seat_number, b.status]),
+      booked.bookings.map((b) => [b.seat_id, b.seat_number, b.status]),
       [
         [event.seatIds[0], 'A1', 'CONFIRMED'],
         [event.seatIds[1], 'A2', 'CONFIRMED'],
       ],
     );
-    const status = await (
-      await fetch(`${url}/bookings/requests/${answer.requestId}`, {
-        headers: await bearer(userIds[0] as number),
-      })
-    ).json();
+    const status = v.parse(
+      RequestStatusBody,
+      await (
+        await fetch(`${url}/bookings/requests/${answer.requestId}`, {
+          headers: await bearer(userIds[0] as number),
+        })
+      ).json(),
+    );
     assert.equal(status.status, 'CONFIRMED');
     assert.deepEqual((await checkInvariants(services, event.eventId, [answer])).violations, []);
   });
@@ -88,7 +93,7 @@ describe('book', () => {
     });
     assert.equal(response.status, 202);
     assert.equal(response.headers.get('preference-applied'), 'respond-async');
-    const body = await response.json();
+    const body = v.parse(PendingBody, await response.json());
     assert.equal(response.headers.get('location'), `/bookings/requests/${body.request_id}`);
     await waitUntilDecided(url, [body.request_id]);
     const status = await (

@@ -1,17 +1,23 @@
 import { Hono } from 'hono';
 import {
-  type BookedSeat,
-  BookingCommand,
-  type BookingEvent,
-  decodeEvent,
-  encodeEvent,
-  type RejectionReason,
-} from '../../lib/booking/messages.ts';
+  bookingCancelled,
+  bookingConfirmed,
+  bookingRejected,
+  cancelRejected,
+  type DecidedRequest,
+  decidedOutcome,
+  findDecided,
+  type OutcomeOf,
+  type RequestOutcome,
+  type RequestSeat,
+  seatsOfRequests,
+} from '../../lib/booking/decided.ts';
+import { type BookedSeat, BookingCommand, decodeEvent, encodeEvent } from '../../lib/booking/messages.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
 import { validate } from '../../lib/platform/validation.ts';
 import { type Decision, decide } from './decide.ts';
-import { applyDecisions, bookedSeatsOf, type DecidedRequest, findDecided, loadContext } from './queries.ts';
+import { applyDecisions, loadContext } from './queries.ts';
 
 /**
  * POST / with one batch of `booking-commands` (from the Kafka trigger): decides every command in
@@ -23,27 +29,26 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   const { db, kafka, logger } = c.get('services');
   const commands = parseCommands(c.req.valid('json').messages);
 
-  const { decided, fresh, bookedSeats } = await db.transaction(async (tx) => {
+  const { decided, fresh, changedSeats, decidedSeats } = await db.transaction(async (tx) => {
     const decided = await findDecided(
       tx,
       commands.map((command) => command.requestId),
     );
     const pending = commands.filter((command) => !decided.has(command.requestId));
     const fresh = pending.length ? decide(pending, await loadContext(tx, pending)) : [];
-    const bookedSeats = fresh.length ? await applyDecisions(tx, fresh) : new Map<string, BookedSeat[]>();
-    if (decided.size > 0) {
-      for (const [id, seats] of await bookedSeatsOf(tx, [...decided.values()])) bookedSeats.set(id, seats);
-    }
-    return { decided, fresh, bookedSeats };
+    const changedSeats = fresh.length ? await applyDecisions(tx, fresh) : new Map<string, BookedSeat[]>();
+    const decidedSeats =
+      decided.size > 0 ? await seatsOfRequests(tx, [...decided.values()]) : new Map<string, RequestSeat[]>();
+    return { decided, fresh, changedSeats, decidedSeats };
   });
 
   const decidedAt = new Date().toISOString();
   const freshById = new Map(fresh.map((decision) => [decision.command.requestId, decision]));
   const outcomes = commands.flatMap((command) => {
     const decision = freshById.get(command.requestId);
-    return decision
-      ? [outcomeOf(decision, bookedSeats.get(command.requestId) ?? [], decidedAt)]
-      : replayedOutcomeOf(command, decided.get(command.requestId) as DecidedRequest, bookedSeats);
+    if (decision) return [outcomeOf(decision, changedSeats.get(command.requestId) ?? [], decidedAt)];
+    const request = decided.get(command.requestId) as DecidedRequest;
+    return replayedOutcomeOf(command, request, decidedSeats.get(command.requestId) ?? []);
   });
   await kafka.send('bookingEvents', outcomes.map(encodeEvent));
 
@@ -65,69 +70,37 @@ function parseCommands(messages: { offset: string; value: string | null }[]): Bo
   return [...byRequest.values()];
 }
 
-function outcomeOf(decision: Decision, bookings: BookedSeat[], decidedAt: string): BookingEvent {
+function outcomeOf(decision: Decision, bookings: BookedSeat[], decidedAt: string): RequestOutcome {
   const { command } = decision;
-  const base = { requestId: command.requestId, userId: command.userId, eventId: command.eventId, decidedAt };
+  const of: OutcomeOf = {
+    requestId: command.requestId,
+    userId: command.userId,
+    eventId: command.eventId,
+    decidedAt,
+  };
   switch (decision.kind) {
     case 'confirm':
-      return { ...base, type: 'BookingConfirmed', holdToken: decision.command.holdToken, bookings };
+      return bookingConfirmed(of, decision.command.holdToken, bookings);
     case 'reject':
-      return {
-        ...base,
-        type: 'BookingRejected',
-        seatIds: decision.command.seatIds,
-        holdToken: decision.command.holdToken,
-        reason: decision.reason,
-        offendingSeatIds: decision.offendingIds,
-      };
+      return bookingRejected(of, decision.command, decision.reason, decision.offendingIds);
     case 'cancel':
-      return { ...base, type: 'BookingCancelled', bookings };
+      return bookingCancelled(of, bookings);
     case 'cancel-reject':
-      return {
-        ...base,
-        type: 'CancelRejected',
-        bookingIds: decision.command.bookingIds,
-        reason: decision.reason,
-      };
+      return cancelRejected(of, decision.command.bookingIds, decision.reason);
   }
 }
 
 /**
- * What an earlier delivery decided, announced again (its publish may have been lost). A
- * confirmation whose bookings were all cancelled since has nothing left to announce.
+ * What an earlier delivery decided, announced again (its publish may have been lost). A booking
+ * cancelled since is left out of its request's confirmation: the cancellation is the newer news
+ * (and Redis would ignore the older version anyway); with no seat left there is nothing to announce.
  */
 function replayedOutcomeOf(
   command: BookingCommand,
   request: DecidedRequest,
-  bookedSeats: Map<string, BookedSeat[]>,
-): BookingEvent[] {
-  const base = {
-    requestId: command.requestId,
-    userId: command.userId,
-    eventId: command.eventId,
-    decidedAt: request.decidedAt.toISOString(),
-  };
-  const seats = bookedSeats.get(command.requestId) ?? [];
-  if (command.type === 'BookingRequested') {
-    if (request.status === 'CONFIRMED') {
-      return seats.length > 0
-        ? [{ ...base, type: 'BookingConfirmed', holdToken: command.holdToken, bookings: seats }]
-        : [];
-    }
-    return [
-      {
-        ...base,
-        type: 'BookingRejected',
-        seatIds: command.seatIds,
-        holdToken: command.holdToken,
-        reason: request.reason as RejectionReason,
-        offendingSeatIds: request.offendingIds ?? [],
-      },
-    ];
-  }
-  if (request.status === 'CONFIRMED' && seats.length > 0) {
-    return [{ ...base, type: 'BookingCancelled', bookings: seats }];
-  }
-  const reason = request.reason === 'WITHDRAWN' ? 'WITHDRAWN' : 'ALREADY_CANCELLED';
-  return [{ ...base, type: 'CancelRejected', bookingIds: command.bookingIds, reason }];
+  seats: readonly RequestSeat[],
+): RequestOutcome[] {
+  if (request.status === 'REJECTED') return [decidedOutcome(request, seats, command)];
+  const announced = request.kind === 'BOOK' ? seats.filter((seat) => seat.status === 'CONFIRMED') : seats;
+  return announced.length > 0 ? [decidedOutcome(request, announced, command)] : [];
 }

@@ -1,29 +1,42 @@
-import { and, eq, inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { pendingRequestKey } from '../../lib/booking/commands.ts';
-import { bookingRequests, bookings, seats } from '../../lib/booking/db/schema.ts';
-import { bookingViews, pendingBody } from '../../lib/booking/responses.ts';
+import {
+  type DecidedRequest,
+  decidedOutcome,
+  findDecided,
+  type RequestSeat,
+  seatsOfRequest,
+} from '../../lib/booking/decided.ts';
+import { bookingView, pendingBody, RequestStatusBody } from '../../lib/booking/responses.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { validate } from '../../lib/platform/validation.ts';
 
 const Params = v.object({ requestId: v.pipe(v.string(), v.uuid('must be a request id (a UUID)')) });
 
 /**
  * GET /bookings/requests/:requestId: PENDING while the request waits in Kafka, then CONFIRMED
- * with its bookings or REJECTED with the reason, from Postgres.
+ * or CANCELED with its bookings, or REJECTED with the reason, from Postgres.
  */
 export const getRequestStatus = new Hono<AppEnv>().get(
   '/bookings/requests/:requestId',
+  describeRoute({
+    summary: 'The outcome of a booking or cancel request',
+    responses: {
+      200: jsonResponse('Pending, or what was decided', RequestStatusBody),
+      ...problemResponses({ 404: 'No such request' }),
+    },
+  }),
   authenticate(),
   validate('param', Params),
   async (c) => {
     const { db, redis } = c.get('services');
     const { requestId } = c.req.valid('param');
-    const find = async () =>
-      (await db.select().from(bookingRequests).where(eq(bookingRequests.id, requestId)))[0];
+    const find = async () => (await findDecided(db, [requestId])).get(requestId);
     let request = await find();
     let pendingFor: string | null = null;
     if (!request) {
@@ -37,41 +50,39 @@ export const getRequestStatus = new Hono<AppEnv>().get(
       return c.json(pendingBody(requestId));
     }
     assertActsFor(c.get('caller'), request.userId);
-
-    const base = {
-      request_id: request.id,
-      kind: request.kind,
-      user_id: request.userId,
-      event_id: request.eventId,
-    };
-    if (request.status === 'REJECTED') {
-      return c.json({
-        ...base,
-        status: 'REJECTED',
-        reason: request.reason,
-        offending_ids: request.offendingIds ?? [],
-      });
-    }
-    const rows = await db
-      .select({
-        bookingId: bookings.id,
-        seatId: bookings.seatId,
-        seatNumber: seats.seatNumber,
-        status: bookings.status,
-      })
-      .from(bookings)
-      .innerJoin(seats, eq(seats.id, bookings.seatId))
-      .where(
-        request.kind === 'BOOK'
-          ? eq(bookings.requestId, request.id)
-          : and(inArray(bookings.id, request.bookingIds ?? []), inArray(bookings.seatId, request.seatIds)),
-      )
-      .orderBy(bookings.id);
-    const owner = { userId: request.userId, eventId: request.eventId };
-    return c.json({
-      ...base,
-      status: request.kind === 'BOOK' ? 'CONFIRMED' : 'CANCELLED',
-      bookings: rows.flatMap((row) => bookingViews(owner, [row], row.status)),
-    });
+    return c.json(decidedBody(request, await seatsOfRequest(db, request)));
   },
 );
+
+function decidedBody(request: DecidedRequest, seats: readonly RequestSeat[]): RequestStatusBody {
+  const decided = {
+    request_id: request.id,
+    kind: request.kind,
+    user_id: request.userId,
+    event_id: request.eventId,
+  };
+  const outcome = decidedOutcome(request, seats);
+  switch (outcome.type) {
+    case 'BookingRejected':
+      return {
+        ...decided,
+        status: 'REJECTED',
+        reason: outcome.reason,
+        offending_ids: outcome.offendingSeatIds,
+      };
+    case 'CancelRejected':
+      return {
+        ...decided,
+        status: 'REJECTED',
+        reason: outcome.reason,
+        offending_ids: request.offendingIds ?? [],
+      };
+    case 'BookingConfirmed':
+    case 'BookingCancelled':
+      return {
+        ...decided,
+        status: outcome.type === 'BookingConfirmed' ? 'CONFIRMED' : 'CANCELED',
+        bookings: seats.map((seat) => bookingView(request, seat, seat.status)),
+      };
+  }
+}

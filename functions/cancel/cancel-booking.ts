@@ -1,15 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { eq, or, sql } from 'drizzle-orm';
 import { type Context, Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
 import { bookings, seats } from '../../lib/booking/db/schema.ts';
 import type { BookingEvent, CancelRequested } from '../../lib/booking/messages.ts';
-import { bookingViews, pendingBody, statusUrl } from '../../lib/booking/responses.ts';
+import {
+  BookingView,
+  bookingView,
+  PendingBody,
+  pendingBody,
+  RequestId,
+  statusUrl,
+} from '../../lib/booking/responses.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { rateLimit } from '../../lib/platform/rate-limit.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 
@@ -26,6 +35,14 @@ const Query = v.strictObject({
   ),
 });
 
+/** 200 of a cancel: the bookings it cancelled. */
+export const CanceledBody = v.object({
+  request_id: RequestId,
+  status: v.literal('CANCELED'),
+  bookings: v.array(BookingView),
+});
+export type CanceledBody = v.InferOutput<typeof CanceledBody>;
+
 /**
  * DELETE /bookings/cancel/:bookingId: cancels a booking, or with several `seat_id`s the bookings
  * of those seats made by the same request. The seats are free again, in Postgres and Redis, by
@@ -33,6 +50,18 @@ const Query = v.strictObject({
  */
 export const cancelBooking = new Hono<AppEnv>().delete(
   '/bookings/cancel/:bookingId',
+  describeRoute({
+    summary: 'Cancel a booking, or several of one request',
+    responses: {
+      200: jsonResponse('Cancelled: the seats are free again', CanceledBody),
+      202: jsonResponse('Queued but not decided yet: poll status_url', PendingBody),
+      ...problemResponses({
+        404: 'No such booking, or it does not cover the seats given',
+        409: 'Already cancelled',
+        503: 'The cancel cannot be queued right now; nothing changed',
+      }),
+    },
+  }),
   authenticate(),
   rateLimit('cancel'),
   idempotency(),
@@ -117,11 +146,12 @@ export const cancelBooking = new Hono<AppEnv>().delete(
 /** 200 with the cancelled bookings, or 409 when they were cancelled already. */
 function answer(c: Context<AuthenticatedEnv>, outcome: BookingEvent, bookingId: number) {
   if (outcome.type === 'BookingCancelled') {
-    return c.json({
+    const body: CanceledBody = {
       request_id: outcome.requestId,
-      status: 'CANCELLED',
-      bookings: bookingViews(outcome, outcome.bookings, 'CANCELED'),
-    });
+      status: 'CANCELED',
+      bookings: outcome.bookings.map((seat) => bookingView(outcome, seat, 'CANCELED')),
+    };
+    return c.json(body);
   }
   if (outcome.type === 'CancelRejected') {
     throw new ApiError('CONFLICT', { detail: `Booking ${bookingId} is already cancelled` });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import * as v from 'valibot';
+import { RequestStatusBody } from '../../lib/booking/responses.ts';
 import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices } from '../../lib/services.ts';
 import { checkInvariants } from '../../test/invariants.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import { book, startSystem } from '../../test/system.ts';
+import { CanceledBody } from './cancel-booking.ts';
 
 describe('cancel', () => {
   const services = testServices();
@@ -40,12 +43,17 @@ describe('cancel', () => {
 
     const response = await cancel(bookingId, `?event_id=${event.eventId}&seat_id=${seatId}`);
     assert.equal(response.status, 200);
-    const body = await response.json();
-    assert.equal(body.status, 'CANCELLED');
+    const body = v.parse(CanceledBody, await response.json());
+    assert.equal(body.status, 'CANCELED');
     assert.deepEqual(
-      body.bookings.map((b: { id: number; status: string }) => [b.id, b.status]),
+      body.bookings.map((b) => [b.id, b.status]),
       [[bookingId, 'CANCELED']],
     );
+    const status = await fetch(`${system.url}/bookings/requests/${body.request_id}`, {
+      headers: await bearer(users[0] as number),
+    });
+    const decided = v.parse(RequestStatusBody, await status.json());
+    assert.deepEqual([decided.status, 'kind' in decided && decided.kind], ['CANCELED', 'CANCEL']);
     const snapshot = await services.seats.snapshot(event.eventId);
     assert.equal(snapshot?.find((seat) => seat.seatId === seatId)?.state, 'available');
 

@@ -3,20 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { inArray } from 'drizzle-orm';
+import * as v from 'valibot';
 import { seats } from '../../lib/booking/db/schema.ts';
+import { EventSeatsBody } from '../../lib/booking/responses.ts';
 import { seatKeys } from '../../lib/booking/seats/cache.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import eventSeats from './index.ts';
-
-type Body = {
-  event_id: number;
-  booked_seats: number[];
-  available_seats: number[];
-  held_seats: number[];
-  seats: { seat_id: number; seat_number: string; state: string; expires_at?: number }[];
-};
 
 describe('event-seats', () => {
   const services = testServices();
@@ -54,7 +48,8 @@ describe('event-seats', () => {
     const response = await app.request(`/events/seats/${event.eventId}`);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-data-source'), 'redis');
-    const body = (await response.json()) as Body;
+    const body = await response.json();
+    assert.deepEqual(v.parse(EventSeatsBody, body), body, 'the contract holds');
     assert.deepEqual(body, {
       event_id: event.eventId,
       booked_seats: [b, d],
@@ -75,7 +70,7 @@ describe('event-seats', () => {
     await services.seats.warm(event.eventId);
     const held = await services.seats.take(event.eventId, [b], randomUUID(), 30_000);
     assert.equal(held.kind, 'held');
-    const body = (await (await app.request(`/events/seats/${event.eventId}`)).json()) as Body;
+    const body = (await (await app.request(`/events/seats/${event.eventId}`)).json()) as EventSeatsBody;
     assert.deepEqual([body.available_seats, body.held_seats, body.booked_seats], [[a, c], [b], []]);
     const seat = body.seats.find((s) => s.seat_id === b);
     assert.equal(seat?.state, 'held');
@@ -130,7 +125,7 @@ describe('event-seats', () => {
     for (const target of [app, appWithoutRedis]) {
       const page = await target.request(url);
       assert.equal(page.status, 200);
-      const body = (await page.json()) as Body[];
+      const body = (await page.json()) as EventSeatsBody[];
       assert.deepEqual(
         body.map((e) => [e.event_id, e.booked_seats.length, e.available_seats.length]),
         [
@@ -141,14 +136,14 @@ describe('event-seats', () => {
       const link = page.headers.get('link');
       assert.equal(link, `</events/seats/*?limit=2&cursor=${second.eventId}>; rel="next"`);
       const next = await target.request(/<([^>]+)>/.exec(link ?? '')?.[1] as string);
-      const nextBody = (await next.json()) as Body[];
+      const nextBody = (await next.json()) as EventSeatsBody[];
       assert.equal(nextBody[0]?.event_id, third.eventId);
     }
 
     // The last page has no next link.
     const [{ max }] = (await services.db.$client.query('select max(id)::int as max from events')).rows;
     const last = await app.request(`/events/seats/*?cursor=${max - 1}&limit=100`);
-    assert.equal(((await last.json()) as Body[])[0]?.event_id, max);
+    assert.equal(((await last.json()) as EventSeatsBody[])[0]?.event_id, max);
     assert.equal(last.headers.get('link'), null);
   });
 
@@ -177,7 +172,7 @@ describe('event-seats', () => {
   it('an event without seats answers empty lists', async () => {
     const event = await createTestEvent(services, 0);
     for (const target of [app, appWithoutRedis]) {
-      const body = (await (await target.request(`/events/seats/${event.eventId}`)).json()) as Body;
+      const body = (await (await target.request(`/events/seats/${event.eventId}`)).json()) as EventSeatsBody;
       assert.deepEqual(body, {
         event_id: event.eventId,
         booked_seats: [],

@@ -1,7 +1,9 @@
 import { asc, gt } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
+import { EventSeatsBody } from '../../lib/booking/responses.ts';
 import {
   eventSeatsBody,
   readEventSeats,
@@ -13,6 +15,7 @@ import {
 } from '../../lib/booking/seats/availability.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
@@ -37,6 +40,16 @@ export const DATA_SOURCE_HEADER = 'x-data-source';
  */
 export const getEventSeats = new Hono<AppEnv>().get(
   '/events/seats/:eventId',
+  describeRoute({
+    summary: "An event's seats and their states, or a page of every event's",
+    responses: {
+      200: jsonResponse(
+        "The event's seats; for `*` an array of these, one per event",
+        v.union([EventSeatsBody, v.array(EventSeatsBody)]),
+      ),
+      ...problemResponses({ 404: 'No such event' }),
+    },
+  }),
   validate('param', Params),
   validate('query', Query),
   async (c) => {

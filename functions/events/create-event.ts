@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events, seats } from '../../lib/booking/db/schema.ts';
 import { type EventCreated, encodeEvent } from '../../lib/booking/messages.ts';
@@ -8,7 +9,9 @@ import { authenticate, requireAdmin } from '../../lib/platform/auth.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
-import { validate } from '../../lib/platform/validation.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
+import { Id, validate } from '../../lib/platform/validation.ts';
+import { EventView, eventView } from './event-view.ts';
 
 /** The most seats one event may have (a stadium), and the largest grid. */
 export const MAX_SEATS = 20_000;
@@ -56,6 +59,13 @@ export const CreateEventBody = v.pipe(
   ),
 );
 
+/** 201 of POST /events: the event, and its seats' ids and numbers. */
+export const CreatedEventBody = v.object({
+  ...EventView.entries,
+  seats: v.array(v.object({ seat_id: Id, seat_number: v.string() })),
+});
+export type CreatedEventBody = v.InferOutput<typeof CreatedEventBody>;
+
 const INSERT_CHUNK = 1_000;
 
 /**
@@ -67,6 +77,13 @@ const INSERT_CHUNK = 1_000;
  */
 export const createEvent = new Hono<AppEnv>().post(
   '/events',
+  describeRoute({
+    summary: 'Create an event and its seats (admin)',
+    responses: {
+      201: jsonResponse('Created, with its seats', CreatedEventBody),
+      ...problemResponses({ 503: 'Kafka cannot take the event now; nothing was created' }),
+    },
+  }),
   authenticate(),
   requireAdmin(),
   async (c, next) => {
@@ -133,8 +150,8 @@ export const createEvent = new Hono<AppEnv>().post(
       );
     });
     c.header('location', `/events/${event.id}`);
-    return c.json(
-      {
+    const answer: CreatedEventBody = {
+      ...eventView({
         id: event.id,
         name: event.name,
         date: event.date,
@@ -142,9 +159,9 @@ export const createEvent = new Hono<AppEnv>().post(
         total_seats: event.totalSeats,
         created_at: event.createdAt,
         free_seats: rows.length,
-        seats: rows,
-      },
-      201,
-    );
+      }),
+      seats: rows,
+    };
+    return c.json(answer, 201);
   },
 );

@@ -1,11 +1,31 @@
 import { sql } from 'drizzle-orm';
+import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
+import { Timestamp } from '../../lib/booking/responses.ts';
+import { Id } from '../../lib/platform/validation.ts';
+
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 /**
  * An event as the API shows it: the seed's fields plus `free_seats`, the seats not booked in
  * Postgres (a seat held for a request still being decided counts as free here; the seat map and
  * GET /events/seats/:eventId show holds).
  */
+export const EventView = v.pipe(
+  v.object({
+    id: Id,
+    name: v.string(),
+    date: Timestamp,
+    location: v.string(),
+    total_seats: Count,
+    created_at: Timestamp,
+    free_seats: Count,
+  }),
+  v.metadata({ ref: 'EventView' }),
+);
+export type EventView = v.InferOutput<typeof EventView>;
+
+/** The columns an event's view is read with (`eventView` turns the row into the body). */
 export const eventColumns = {
   id: events.id,
   name: events.name,
@@ -17,3 +37,12 @@ export const eventColumns = {
   // "id" in the subquery would be the seat's.
   free_seats: sql<number>`(select count(*)::int from seats s where s.event_id = "events"."id" and not s.is_booked)`,
 };
+
+/** An event as `eventColumns` reads it, its times still dates. */
+type EventRow = Omit<EventView, 'date' | 'created_at'> & { date: Date; created_at: Date };
+
+export const eventView = (row: EventRow): EventView => ({
+  ...row,
+  date: row.date.toISOString(),
+  created_at: row.created_at.toISOString(),
+});

@@ -7,6 +7,8 @@ import { EventCreated } from '../../lib/booking/messages.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { bearer, createTestEvent, testServices } from '../../test/support.ts';
+import { CreatedEventBody } from './create-event.ts';
+import { EventView } from './event-view.ts';
 import events from './index.ts';
 
 const services = testServices();
@@ -25,7 +27,9 @@ it('GET /events lists events in the seed shape, plus their free seats', async ()
     .where(eq(seats.id, seatIds[0] as number));
   const response = await createFunctionApp(events, services).request('/events');
   assert.equal(response.status, 200);
-  const body = (await response.json()) as Record<string, unknown>[];
+  const json = await response.json();
+  const body = v.parse(v.array(EventView), json);
+  assert.deepEqual(body, json, 'nothing but the contract');
   const listed = body.find((event) => event.id === eventId);
   assert.ok(listed, 'the new event is listed');
   assert.deepEqual(Object.keys(listed).sort(), EVENT_FIELDS);
@@ -39,7 +43,9 @@ it('GET /events/:eventId answers one event, 404 for none, 400 for a bad id', asy
   const { eventId } = await createTestEvent(services, 2, 'One');
   const response = await app.request(`/events/${eventId}`);
   assert.equal(response.status, 200);
-  const body = (await response.json()) as Record<string, unknown>;
+  const json = await response.json();
+  const body = v.parse(EventView, json);
+  assert.deepEqual(body, json, 'nothing but the contract');
   assert.deepEqual(Object.keys(body).sort(), EVENT_FIELDS);
   assert.equal(body.free_seats, 2);
   assert.equal((await app.request('/events/2000000000')).status, 404);
@@ -71,13 +77,7 @@ describe('POST /events', () => {
       const offsetsBefore = await admin.fetchTopicOffsets(topic);
       const response = await post({ ...base, rows: 3, seats_per_row: 4 });
       assert.equal(response.status, 201);
-      const body = (await response.json()) as {
-        id: number;
-        date: string;
-        total_seats: number;
-        free_seats: number;
-        seats: { seat_id: number; seat_number: string }[];
-      };
+      const body = v.parse(CreatedEventBody, await response.json());
       assert.equal(response.headers.get('location'), `/events/${body.id}`);
       assert.equal(body.date, '2031-05-01T17:30:00.000Z');
       assert.equal(body.total_seats, 12);
@@ -118,7 +118,7 @@ describe('POST /events', () => {
   it('creates an explicit list of seat numbers', async () => {
     const response = await post({ ...base, seat_numbers: ['Box 1', 'Box 2', 'Stall 7'] });
     assert.equal(response.status, 201);
-    const body = (await response.json()) as { id: number; seats: { seat_number: string }[] };
+    const body = (await response.json()) as CreatedEventBody;
     assert.deepEqual(
       body.seats.map((s) => s.seat_number),
       ['Box 1', 'Box 2', 'Stall 7'],

@@ -1,19 +1,32 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
-import { eventColumns } from './event-view.ts';
+import { EventView, eventColumns, eventView } from './event-view.ts';
 
 const Params = v.object({ eventId: IdParam });
 
 /** GET /events/:eventId: one event, as GET /events lists it. */
-export const getEvent = new Hono<AppEnv>().get('/events/:eventId', validate('param', Params), async (c) => {
-  const { eventId } = c.req.valid('param');
-  const { db } = c.get('services');
-  const [event] = await db.select(eventColumns).from(events).where(eq(events.id, eventId));
-  if (!event) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
-  return c.json(event);
-});
+export const getEvent = new Hono<AppEnv>().get(
+  '/events/:eventId',
+  describeRoute({
+    summary: 'One event',
+    responses: {
+      200: jsonResponse('The event', EventView),
+      ...problemResponses({ 404: 'No such event' }),
+    },
+  }),
+  validate('param', Params),
+  async (c) => {
+    const { eventId } = c.req.valid('param');
+    const { db } = c.get('services');
+    const [event] = await db.select(eventColumns).from(events).where(eq(events.id, eventId));
+    if (!event) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
+    return c.json(eventView(event));
+  },
+);

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis as RedisServer } from 'ioredis';
+import * as v from 'valibot';
+import { ChangeData, SnapshotData } from '../../lib/booking/responses.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/booking/seats/cache.ts';
 import { seatChangeFeed } from '../../lib/booking/seats/changes.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
@@ -47,14 +49,16 @@ describe('seat-stream', () => {
     const snapshot = await stream.nextEvent();
     assert.equal(snapshot.event, 'snapshot');
     assert.equal(snapshot.id, '0-0', 'an event that never changed');
-    assert.equal(snapshot.json.event_id, event.eventId);
-    assert.deepEqual(snapshot.json.available_seats, event.seatIds);
-    assert.deepEqual(snapshot.json.booked_seats, []);
+    const seats = v.parse(SnapshotData, snapshot.json);
+    assert.deepEqual(seats, snapshot.json, 'the contract holds');
+    assert.equal(seats.event_id, event.eventId);
+    assert.deepEqual(seats.available_seats, event.seatIds);
+    assert.deepEqual(seats.booked_seats, []);
     assert.deepEqual(
-      (snapshot.json.seats as { seat_number: string; state: string }[]).map((s) => [s.seat_number, s.state]),
+      seats.seats.map((s) => [s.seat_number, s.state]),
       event.seatNumbers.map((number) => [number, 'available']),
     );
-    assert.ok(Math.abs((snapshot.json.server_time as number) - Date.now()) < 5_000);
+    assert.ok(Math.abs(seats.server_time - Date.now()) < 5_000);
 
     const started = performance.now();
     const held = await hold(event.eventId, [a, b]);
@@ -62,6 +66,7 @@ describe('seat-stream', () => {
     const change = await stream.nextEvent();
     const latency = change.at - started;
     assert.equal(change.event, 'change');
+    assert.deepEqual(v.parse(ChangeData, change.json), change.json, 'the contract holds');
     assert.deepEqual(change.json, {
       event_id: event.eventId,
       state: 'held',
@@ -92,7 +97,7 @@ describe('seat-stream', () => {
     assert.equal(now.id, booked.id);
     assert.deepEqual(now.json.booked_seats, [a]);
     assert.deepEqual(now.json.held_seats, [b]);
-    const seatB = (now.json.seats as { seat_id: number; expires_at?: number }[]).find((s) => s.seat_id === b);
+    const seatB = v.parse(SnapshotData, now.json).seats.find((s) => s.seat_id === b);
     assert.ok(
       seatB?.expires_at && Math.abs(seatB.expires_at - (held.kind === 'held' ? held.expiresAt : 0)) < 50,
     );

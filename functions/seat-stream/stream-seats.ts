@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
+import type { ChangeData, SnapshotData } from '../../lib/booking/responses.ts';
 import { eventSeatsBody, seatsFromCache } from '../../lib/booking/seats/availability.ts';
 import {
   type ChangeListener,
@@ -13,6 +15,7 @@ import {
 } from '../../lib/booking/seats/changes.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { problemResponses, textResponse } from '../../lib/platform/openapi.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
 
@@ -41,6 +44,17 @@ const RETRY_MS = 2_000;
  */
 export const streamSeats = new Hono<AppEnv>().get(
   '/events/:eventId/stream',
+  describeRoute({
+    summary: "Live changes of an event's seats (Server-Sent Events)",
+    responses: {
+      200: textResponse(
+        'An `event: snapshot` (the seats, as GET /events/seats/:eventId answers them, plus `server_time`), ' +
+          'then an `event: change` (`event_id`, `state`, `seat_ids`, `expires_at`) for every change',
+        'text/event-stream',
+      ),
+      ...problemResponses({ 404: 'No such event', 503: 'Live updates are unavailable (Redis)' }),
+    },
+  }),
   validate('param', Params),
   validate('query', Query),
   validate('header', Headers),
@@ -162,8 +176,8 @@ class SeatStream implements ChangeListener {
         const seats = await seatsFromCache(this.services, this.eventId);
         if (!seats) throw new ApiError('NOT_FOUND', { detail: `No event ${this.eventId}` });
         this.lastId = snapshotId;
-        const body = { ...eventSeatsBody(this.eventId, seats), server_time: Date.now() };
-        this.enqueue(frame('snapshot', snapshotId, JSON.stringify(body)));
+        const data: SnapshotData = { ...eventSeatsBody(this.eventId, seats), server_time: Date.now() };
+        this.enqueue(frame('snapshot', snapshotId, JSON.stringify(data)));
       }
     } finally {
       this.catchingUp = false;
@@ -209,7 +223,7 @@ const changeFrames = new WeakMap<SeatChange, string>();
 function changeFrame(change: SeatChange): string {
   let text = changeFrames.get(change);
   if (text === undefined) {
-    const data = {
+    const data: ChangeData = {
       event_id: change.eventId,
       state: change.state,
       seat_ids: change.seatIds,

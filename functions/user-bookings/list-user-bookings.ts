@@ -1,15 +1,33 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
-import { bookings, events, seats, users } from '../../lib/booking/db/schema.ts';
+import { BOOKING_STATUSES, bookings, events, seats, users } from '../../lib/booking/db/schema.ts';
+import { Timestamp } from '../../lib/booking/responses.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
-import { IdParam, validate } from '../../lib/platform/validation.ts';
+import { Id, IdParam, validate } from '../../lib/platform/validation.ts';
 
 const Params = v.object({ userId: IdParam });
 const Query = v.strictObject({ limit: Limit(50, 200), cursor: Cursor });
+
+/** A booking with its event's name, date and place, as the user's list shows it. */
+export const UserBooking = v.object({
+  id: Id,
+  user_id: Id,
+  event_id: Id,
+  event_name: v.string(),
+  event_date: Timestamp,
+  event_location: v.string(),
+  seat_id: Id,
+  seat_number: v.string(),
+  status: v.picklist(BOOKING_STATUSES),
+  created_at: Timestamp,
+});
+export type UserBooking = v.InferOutput<typeof UserBooking>;
 
 /**
  * GET /bookings/user/:userId: the user's bookings, newest first (by booking id, which follows
@@ -20,6 +38,13 @@ const Query = v.strictObject({ limit: Limit(50, 200), cursor: Cursor });
  */
 export const listUserBookings = new Hono<AppEnv>().get(
   '/bookings/user/:userId',
+  describeRoute({
+    summary: "A user's bookings, newest first",
+    responses: {
+      200: jsonResponse('A page of bookings; `Link: rel="next"` while more follow', v.array(UserBooking)),
+      ...problemResponses({ 404: 'No such user' }),
+    },
+  }),
   authenticate(),
   validate('param', Params),
   validate('query', Query),
@@ -58,6 +83,14 @@ export const listUserBookings = new Hono<AppEnv>().get(
     )) {
       c.header(name, value);
     }
-    return c.json(page);
+    return c.json(
+      page.map(
+        (row): UserBooking => ({
+          ...row,
+          event_date: row.event_date.toISOString(),
+          created_at: row.created_at.toISOString(),
+        }),
+      ),
+    );
   },
 );

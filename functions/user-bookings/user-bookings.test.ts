@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inArray } from 'drizzle-orm';
+import * as v from 'valibot';
 import { bookings, seats } from '../../lib/booking/db/schema.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices } from '../../lib/services.ts';
 import { bearer, createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import userBookings from './index.ts';
-
-type Row = {
-  id: number;
-  user_id: number;
-  event_id: number;
-  event_name: string;
-  event_date: string;
-  event_location: string;
-  seat_id: number;
-  seat_number: string;
-  status: string;
-  created_at: string;
-};
+import { UserBooking } from './list-user-bookings.ts';
 
 describe('user-bookings', () => {
   const services = testServices();
@@ -75,13 +64,15 @@ describe('user-bookings', () => {
     const response = await app.request(`/bookings/user/${user}`, { headers: admin });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('link'), null, 'one page');
-    const rows = (await response.json()) as Row[];
+    const json = await response.json();
+    const rows = v.parse(v.array(UserBooking), json);
+    assert.deepEqual(rows, json, 'the contract holds');
     const mine = made.filter((_, i) => i !== 2).reverse();
     assert.deepEqual(
       rows.map((r) => [r.id, r.event_id, r.seat_id, r.seat_number, r.status]),
       mine.map((b) => [b.id, b.eventId, b.seatId, b.seatNumber, b.status]),
     );
-    const first = rows[0] as Row;
+    const first = rows[0] as UserBooking;
     assert.equal(first.user_id, user);
     assert.match(first.event_name, /^Concert /);
     assert.equal(first.event_date, '2030-01-01T20:00:00.000Z');
@@ -100,7 +91,7 @@ describe('user-bookings', () => {
     while (next) {
       const response = await app.request(next, { headers: admin });
       assert.equal(response.status, 200);
-      const rows = (await response.json()) as Row[];
+      const rows = (await response.json()) as UserBooking[];
       assert.ok(rows.length <= 2);
       seen.push(...rows.map((r) => r.id));
       next = /<([^>]+)>; rel="next"/.exec(response.headers.get('link') ?? '')?.[1];

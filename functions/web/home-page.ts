@@ -1,29 +1,37 @@
 import { asc, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { html } from 'hono/html';
+import { describeRoute } from 'hono-openapi';
 import { events } from '../../lib/booking/db/schema.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
+import { textResponse } from '../../lib/platform/openapi.ts';
 import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
 
 /** GET /: the events, soonest first, each linking to its seat map. */
-export const homePage = new Hono<AppEnv>().get('/', async (c) => {
-  const { db } = c.get('services');
-  const rows = await db
-    .select({
-      id: events.id,
-      name: events.name,
-      date: events.date,
-      location: events.location,
-      totalSeats: events.totalSeats,
-      freeSeats: sql<number>`(select count(*)::int from seats s where s.event_id = "events"."id" and not s.is_booked)`,
-    })
-    .from(events)
-    .orderBy(asc(events.date), asc(events.id));
+export const homePage = new Hono<AppEnv>().get(
+  '/',
+  describeRoute({
+    summary: 'The events page',
+    responses: { 200: textResponse('The events, each linking to its seat map', 'text/html') },
+  }),
+  async (c) => {
+    const { db } = c.get('services');
+    const rows = await db
+      .select({
+        id: events.id,
+        name: events.name,
+        date: events.date,
+        location: events.location,
+        totalSeats: events.totalSeats,
+        freeSeats: sql<number>`(select count(*)::int from seats s where s.event_id = "events"."id" and not s.is_booked)`,
+      })
+      .from(events)
+      .orderBy(asc(events.date), asc(events.id));
 
-  const list =
-    rows.length === 0
-      ? html`<p>No events yet.</p>`
-      : html`<table class="events">
+    const list =
+      rows.length === 0
+        ? html`<p>No events yet.</p>`
+        : html`<table class="events">
 <thead><tr><th>Event</th><th>When</th><th>Where</th><th>Free seats</th></tr></thead>
 <tbody>
 ${rows.map(
@@ -37,13 +45,14 @@ ${rows.map(
 )}</tbody>
 </table>`;
 
-  return c.html(
-    layout({
-      title: 'Events',
-      header: html`<h1>Events</h1><p>Pick an event to see its seats live and book them.</p>`,
-      main: list,
-    }),
-    200,
-    PAGE_HEADERS,
-  );
-});
+    return c.html(
+      layout({
+        title: 'Events',
+        header: html`<h1>Events</h1><p>Pick an event to see its seats live and book them.</p>`,
+        main: list,
+      }),
+      200,
+      PAGE_HEADERS,
+    );
+  },
+);

@@ -9,7 +9,8 @@
  */
 import { sql } from 'drizzle-orm';
 import type { Database } from './db/client.ts';
-import type { BookedSeat, BookingEvent, RejectionReason } from './messages.ts';
+import { decidedOutcome, findDecided, seatsOfRequest } from './decided.ts';
+import type { BookingEvent } from './messages.ts';
 
 export interface UncertainRequest {
   requestId: string;
@@ -22,16 +23,6 @@ export interface UncertainRequest {
 
 export type Settled = { kind: 'withdrawn' } | { kind: 'decided'; outcome: BookingEvent };
 
-interface RequestRow {
-  kind: 'BOOK' | 'CANCEL';
-  status: 'CONFIRMED' | 'REJECTED';
-  reason: string | null;
-  seat_ids: number[];
-  booking_ids: number[] | null;
-  offending_ids: number[] | null;
-  decided_at: Date;
-}
-
 export async function settleRequest(db: Database, request: UncertainRequest): Promise<Settled> {
   const withdrawn = await db.execute(sql`
     insert into booking_requests (id, kind, user_id, event_id, seat_ids, status, reason, requested_at)
@@ -40,66 +31,8 @@ export async function settleRequest(db: Database, request: UncertainRequest): Pr
     on conflict (id) do nothing`);
   if (withdrawn.rowCount === 1) return { kind: 'withdrawn' };
 
-  const {
-    rows: [row],
-  } = await db.execute<RequestRow & Record<string, unknown>>(sql`
-    select kind, status, reason, seat_ids, booking_ids, offending_ids, decided_at
-    from booking_requests where id = ${request.requestId}`);
-  if (!row || row.reason === 'WITHDRAWN') return { kind: 'withdrawn' };
-  return { kind: 'decided', outcome: await outcomeOf(db, request, row) };
-}
-
-/** The event the processor announced for a decided request, rebuilt from Postgres. */
-async function outcomeOf(db: Database, request: UncertainRequest, row: RequestRow): Promise<BookingEvent> {
-  const base = {
-    requestId: request.requestId,
-    userId: request.userId,
-    eventId: request.eventId,
-    decidedAt: new Date(row.decided_at).toISOString(),
-  };
-  if (row.kind === 'BOOK' && row.status === 'REJECTED') {
-    return {
-      ...base,
-      type: 'BookingRejected',
-      seatIds: row.seat_ids,
-      holdToken: null,
-      reason: row.reason as RejectionReason,
-      offendingSeatIds: row.offending_ids ?? [],
-    };
-  }
-  if (row.kind === 'CANCEL' && row.status === 'REJECTED') {
-    return {
-      ...base,
-      type: 'CancelRejected',
-      bookingIds: row.booking_ids ?? [],
-      reason: 'ALREADY_CANCELLED',
-    };
-  }
-  const { rows } = await db.execute<{
-    booking_id: number;
-    seat_id: number;
-    seat_number: string;
-    version: number | null;
-  }>(
-    row.kind === 'BOOK'
-      ? sql`
-        select b.id as booking_id, b.seat_id, s.seat_number, b.booked_version as version
-        from bookings b join seats s on s.id = b.seat_id
-        where b.request_id = ${request.requestId} order by b.id`
-      : sql`
-        select b.id as booking_id, b.seat_id, s.seat_number, b.cancelled_version as version
-        from bookings b join seats s on s.id = b.seat_id
-        where b.id = any(${sql.param(row.booking_ids ?? [])}::int[])
-          and b.seat_id = any(${sql.param(row.seat_ids)}::int[])
-        order by b.id`,
-  );
-  const bookings: BookedSeat[] = rows.map((seat) => ({
-    bookingId: seat.booking_id,
-    seatId: seat.seat_id,
-    seatNumber: seat.seat_number,
-    version: seat.version ?? 0,
-  }));
-  return row.kind === 'BOOK'
-    ? { ...base, type: 'BookingConfirmed', holdToken: null, bookings }
-    : { ...base, type: 'BookingCancelled', bookings };
+  const decided = (await findDecided(db, [request.requestId])).get(request.requestId);
+  if (!decided || decided.reason === 'WITHDRAWN') return { kind: 'withdrawn' };
+  // The event the processor announced for it, rebuilt from Postgres.
+  return { kind: 'decided', outcome: decidedOutcome(decided, await seatsOfRequest(db, decided)) };
 }

@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import type { Config } from './config.ts';
 import type { AuthenticatedEnv, Caller, Role } from './env.ts';
 import { ApiError } from './errors.ts';
+import { problemResponses } from './openapi.ts';
 import { IdParam } from './validation.ts';
 
 export const ROLES = ['user', 'admin'] as const satisfies readonly Role[];
@@ -70,10 +71,10 @@ export function authenticate(): MiddlewareHandler<AuthenticatedEnv> {
     [uniqueSymbol]: {
       spec: {
         security: [{ bearer: [] }],
-        responses: {
-          401: { description: 'Missing, expired or forged bearer token' },
-          403: { description: 'The token may not act for this user' },
-        },
+        responses: problemResponses({
+          401: 'Missing, expired or forged bearer token',
+          403: 'The token may not act for this user',
+        }),
       },
     },
   });

@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import * as v from 'valibot';
 
 /** The closed set of error codes a function may answer with; each maps to one status and title. */
 export const ERROR_CODES = {
@@ -48,15 +49,23 @@ export class ApiError extends Error {
   }
 }
 
-/** An RFC 9457 problem document. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
+/**
+ * An RFC 9457 problem document, the body of every error answer. Extension members vary with the
+ * problem (`errors` for validation, `taken_seat_ids` for a taken seat, ...), so any may follow.
+ */
+export const Problem = v.pipe(
+  v.looseObject({
+    type: v.string(),
+    title: v.string(),
+    status: v.pipe(v.number(), v.integer()),
+    detail: v.string(),
+    instance: v.optional(v.string()),
+    /** For a validation problem: every offending field, e.g. `body.seat_ids[2]`. */
+    errors: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
+  }),
+  v.metadata({ ref: 'Problem' }),
+);
+export type Problem = v.InferOutput<typeof Problem>;
 
 export function problemOf(error: ApiError, instance?: string): Problem {
   const { status, title } = ERROR_CODES[error.code];

@@ -1,46 +1,48 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { generateSpecs } from 'hono-openapi';
+import { ALLOWED_METHODS, generateSpecs, resolver } from 'hono-openapi';
+import * as v from 'valibot';
 import type { AppEnv } from './env.ts';
+import { Problem } from './errors.ts';
 
 /** Paths every app answers for the platform, not part of any function's API. */
 export const PLATFORM_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);
 
-type ResponseObject = Exclude<
-  NonNullable<Parameters<typeof generateSpecs>[1]>['defaultValidationErrorResponse'],
-  boolean | undefined
->;
+/** Where the problem schema sits in the document: every error answer refers to it. */
+const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };
 
-const PROBLEM: ResponseObject = {
-  description: 'A problem document (RFC 9457); validation problems list the offending fields',
-  content: {
-    'application/problem+json': {
-      schema: {
-        type: 'object',
-        required: ['type', 'title', 'status', 'detail'],
-        properties: {
-          type: { type: 'string' },
-          title: { type: 'string' },
-          status: { type: 'integer' },
-          detail: { type: 'string' },
-          instance: { type: 'string' },
-          errors: {
-            type: 'array',
-            items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
-          },
-        },
-      },
-    },
-  },
-};
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: PROBLEM_SCHEMA } },
+});
+
+/** A route's 2xx answer with a JSON body of the schema. */
+export function jsonResponse(description: string, schema: v.GenericSchema) {
+  return { description, content: { 'application/json': { schema: resolver(schema) } } };
+}
+
+/** A route's 2xx answer that is text of another kind: an HTML page, an event stream. */
+export function textResponse(description: string, mediaType: string) {
+  return { description, content: { [mediaType]: { schema: resolver(v.string()) } } };
+}
+
+/** The errors a route answers itself, each a problem document: `problemResponses({ 404: 'No event' })`. */
+export function problemResponses(described: Record<number, string>) {
+  return Object.fromEntries(
+    Object.entries(described).map(([status, description]) => [status, problemResponse(description)]),
+  );
+}
 
 /**
  * The OpenAPI 3.1 document of some apps' routes, generated from the same valibot schemas that
  * validate their requests: nothing about a route is written twice.
  */
-export function openApiDocument(apps: readonly Hono<AppEnv>[], title: string): Promise<unknown> {
+export async function openApiDocument(apps: readonly Hono<AppEnv>[], title: string) {
   const merged = new Hono<AppEnv>();
   for (const app of apps) merged.route('/', app);
+  const problem = await resolver(Problem).toOpenAPISchema();
+  // Any error a route does not list (401 from auth, 413, 429, 500, ...) is a problem document too.
+  const anyOtherError = { responses: { default: problemResponse('Any other error') } };
   return generateSpecs(merged, {
     documentation: {
       info: {
@@ -50,11 +52,17 @@ export function openApiDocument(apps: readonly Hono<AppEnv>[], title: string): P
           'First-come-first-served seat booking. Writes and personal reads need `Authorization: Bearer <JWT>` ' +
           '(`npm run token -- <userId> [--admin]` prints one for development).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        schemas: problem.components?.schemas,
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
     },
     includeEmptyPaths: true,
     exclude: [...PLATFORM_PATHS],
-    defaultValidationErrorResponse: PROBLEM,
+    defaultOptions: Object.fromEntries(ALLOWED_METHODS.map((method) => [method, anyOtherError])),
+    defaultValidationErrorResponse: problemResponse(
+      'The request is not valid; the problem lists every offending field',
+    ),
   });
 }
 

@@ -9,6 +9,7 @@ import type { Redis } from '../../platform/redis.ts';
 import type { Services } from '../../services.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
+import type { EventSeatsBody } from '../responses.ts';
 import { type SeatState, seatKeys } from './cache.ts';
 
 export interface SeatStatus {
@@ -157,16 +158,6 @@ export async function readEventSeats(
 }
 
 /** An event's seats as the API shows them (GET /events/seats/:eventId and the stream's snapshot). */
-export interface EventSeatsBody {
-  event_id: number;
-  /** Seat ids, as the seed system answered: booked, and free to book now. */
-  booked_seats: number[];
-  available_seats: number[];
-  /** Seat ids held by a request being decided: neither free nor booked yet. */
-  held_seats: number[];
-  seats: { seat_id: number; seat_number: string; state: SeatState; expires_at?: number }[];
-}
-
 export function eventSeatsBody(eventId: number, list: readonly SeatStatus[]): EventSeatsBody {
   const idsIn = (state: SeatState) => list.filter((seat) => seat.state === state).map((seat) => seat.seatId);
   return {
