@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../lib/platform/env.ts';
-import { SEAT_MAP_JS } from './seat-map-script.ts';
+import { SEAT_MAP_JS } from './generated/seat-map.js.ts';
 import { SEAT_MAP_CSS } from './seat-map-style.ts';
 
-// Short caching: a new version reaches browsers within a minute, with no build step for hashes.
+// Short caching: a new version reaches browsers within a minute, with no hashes in the file names.
 const CACHE = { 'cache-control': 'public, max-age=60', 'x-content-type-options': 'nosniff' };
 
 /** GET /assets/seat-map.js and /assets/seat-map.css: the pages' script and styles. */

@@ -6,7 +6,8 @@ import { seatMapPage } from './seat-map-page.ts';
 /**
  * The pages people use: the events at `/` and each event's live seat map at `/map/:eventId`
  * (not /events/:eventId, which is the events function's JSON). Plain HTML, CSS and one small
- * script, served from strings so the function bundles into one file like the others.
+ * script (browser/seat-map.ts, bundled by `npm run build:web`), served from strings so the
+ * function bundles into one file like the others.
  */
 export default defineFunction({
   name: 'web',

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { issueToken } from '../../lib/platform/auth.ts';
 import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
@@ -49,17 +50,8 @@ describe('web: the seat map in Chromium', { skip }, () => {
     services.subscriber.disconnect();
   });
 
-  /**
-   * An access token for the page's token field, from lib/platform/auth.ts once identity is there (before
-   * that, booking needs none). Imported by a computed name so this file compiles either way.
-   */
-  async function tokenFor(userId: number): Promise<string | undefined> {
-    const module = './../../lib/auth.ts';
-    const auth = (await import(module).catch(() => undefined)) as
-      | { issueToken?: (config: unknown, caller: { id: number; role: string }) => string }
-      | undefined;
-    return auth?.issueToken?.(services.config, { id: userId, role: 'user' });
-  }
+  /** An access token for the page's token field. */
+  const tokenFor = (userId: number) => issueToken(services.config, { id: userId, role: 'user' });
 
   /** A seat map in a browser context of its own (its own storage), once it is live. */
   async function openMap(
@@ -87,7 +79,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
     if (options.stream !== false) await page.locator('#live[data-live="live"]').waitFor();
     if (userId) {
       await page.fill('#user-id', String(userId));
-      await page.fill('#token', (await tokenFor(userId)) ?? '');
+      await page.fill('#token', tokenFor(userId));
     }
     assert.deepEqual(errors, []);
     return page;
@@ -219,28 +211,25 @@ describe('web: the seat map in Chromium', { skip }, () => {
     assert.match(await text(message(page)), /Enter your user id/);
 
     const [owner, stranger] = users as [number, number];
-    const ownerToken = await tokenFor(owner);
-    if (ownerToken) {
-      // Identity is on: no token or a forged one is a 401, another user's token a 403.
-      await page.fill('#user-id', String(owner));
-      const cases: [string, RegExp][] = [
-        ['', /^Booking needs an access token: paste yours above\. Nothing was booked\.$/],
-        ['not.a.token', /^Your access token was not accepted \(expired or wrong\)\. Nothing was booked\.$/],
-        [
-          (await tokenFor(stranger)) ?? '',
-          new RegExp(`^Your access token is not for user ${owner}\\. Nothing was booked\\.$`),
-        ],
-      ];
-      for (const [token, expected] of cases) {
-        await page.fill('#token', token);
-        await page.click('#book');
-        await answered(page);
-        assert.match(await text(message(page)), expected);
-      }
+    // No token or a forged one is a 401, another user's token a 403.
+    await page.fill('#user-id', String(owner));
+    const cases: [string, RegExp][] = [
+      ['', /^Booking needs an access token: paste yours above\. Nothing was booked\.$/],
+      ['not.a.token', /^Your access token was not accepted \(expired or wrong\)\. Nothing was booked\.$/],
+      [
+        tokenFor(stranger),
+        new RegExp(`^Your access token is not for user ${owner}\\. Nothing was booked\\.$`),
+      ],
+    ];
+    for (const [token, expected] of cases) {
+      await page.fill('#token', token);
+      await page.click('#book');
+      await answered(page);
+      assert.match(await text(message(page)), expected);
     }
 
     await page.fill('#user-id', '2000000000');
-    await page.fill('#token', (await tokenFor(2_000_000_000)) ?? '');
+    await page.fill('#token', tokenFor(2_000_000_000));
     await page.click('#book');
     await answered(page);
     assert.match(await text(message(page)), /There is no user 2000000000\. Nothing was booked/);
@@ -257,7 +246,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
       [500, {}, /^Something went wrong on our side \(HTTP 500\)\. Please try again\.$/],
     ];
     await page.fill('#user-id', String(users[0]));
-    await page.fill('#token', (await tokenFor(users[0] as number)) ?? '');
+    await page.fill('#token', tokenFor(users[0] as number));
     for (const [status, headers, expected] of answers) {
       await page.route('**/bookings/book', (route) =>
         route.fulfill({
@@ -278,6 +267,28 @@ describe('web: the seat map in Chromium', { skip }, () => {
     await answered(page);
     assert.match(await text(message(page)), /^Could not reach the server/);
     await page.unroute('**/bookings/book');
+  });
+
+  it('follows a 202 until the request is decided', async () => {
+    const event = await createTestEvent(services, 2, 'Queued');
+    const page = await openMap(event, users[0]);
+    // A request left waiting in the queue cannot be made to order either: served in its place.
+    const statusUrl = '/bookings/requests/00000000-0000-4000-8000-000000000000';
+    await page.route('**/bookings/book', (route) =>
+      route.fulfill({
+        status: 202,
+        json: { request_id: 'queued', status: 'PENDING', status_url: statusUrl },
+      }),
+    );
+    let polls = 0;
+    await page.route(`**${statusUrl}`, (route) =>
+      route.fulfill({ json: { status: ++polls < 3 ? 'PENDING' : 'CONFIRMED' } }),
+    );
+    await seat(page, event.seatIds[1] as number).click();
+    await page.click('#book');
+    await page.locator('#message[data-kind="ok"]').waitFor({ timeout: 5_000 });
+    assert.match(await text(message(page)), /^Booked: A2\./);
+    assert.equal(polls, 3);
   });
 
   it('answers an HTML 404 for an unknown event', async () => {
