@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { type BookingRequested, encodeEvent } from '../../lib/booking/messages.ts';
+import { type BookingRequested, encodeMessage } from '../../lib/booking/messages.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import type { KafkaBatch } from '../../lib/platform/kafka/batch.ts';
 import { closeServices } from '../../lib/services.ts';
@@ -48,7 +48,7 @@ describe('booking-processor', () => {
       requestedAt: new Date().toISOString(),
     });
     const commands = [request(u1, [a, b]), request(u2, [b, c]), request(u3, [c])];
-    const values = commands.map((command) => encodeEvent(command).value);
+    const values = commands.map((command) => encodeMessage(command).value);
 
     const first = await deliver(values);
     assert.equal(first.status, 200);
@@ -74,7 +74,7 @@ describe('booking-processor', () => {
   it('rejects (422) a batch holding a message that is not a command, and writes nothing', async () => {
     const event = await createTestEvent(services, 1);
     const [user] = (await createTestUsers(services, 1)) as [number];
-    const good = encodeEvent({
+    const good = encodeMessage({
       type: 'BookingRequested',
       requestId: randomUUID(),
       userId: user,
@@ -85,7 +85,7 @@ describe('booking-processor', () => {
     }).value;
     const response = await deliver([good, '{"type":"BookingRequested","seatIds":"all"}']);
     assert.equal(response.status, 422);
-    assert.match((await response.json()).detail, /message 1 does not match the event schema/);
+    assert.match((await response.json()).detail, /message 1 does not match its schema/);
     assert.equal(
       await count('select count(*)::int as n from bookings where event_id = $1', [event.eventId]),
       0,

@@ -12,7 +12,7 @@ import {
   type RequestSeat,
   seatsOfRequests,
 } from '../../lib/booking/decided.ts';
-import { type BookedSeat, BookingCommand, decodeEvent, encodeEvent } from '../../lib/booking/messages.ts';
+import { type BookedSeat, BookingCommand, decodeMessage, encodeMessage } from '../../lib/booking/messages.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
 import { validate } from '../../lib/platform/validation.ts';
@@ -50,7 +50,7 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
     const request = decided.get(command.requestId) as DecidedRequest;
     return replayedOutcomeOf(command, request, decidedSeats.get(command.requestId) ?? []);
   });
-  await kafka.send('bookingEvents', outcomes.map(encodeEvent));
+  await kafka.send('bookingEvents', outcomes.map(encodeMessage));
 
   const confirmed = fresh.filter((decision) => decision.kind === 'confirm').length;
   logger.info(
@@ -64,7 +64,7 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
 function parseCommands(messages: { offset: string; value: string | null }[]): BookingCommand[] {
   const byRequest = new Map<string, BookingCommand>();
   for (const message of messages) {
-    const command = decodeEvent(BookingCommand, message);
+    const command = decodeMessage(BookingCommand, message);
     if (!byRequest.has(command.requestId)) byRequest.set(command.requestId, command);
   }
   return [...byRequest.values()];

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events, seats } from '../../lib/booking/db/schema.ts';
-import { type EventCreated, encodeEvent } from '../../lib/booking/messages.ts';
+import { type EventCreated, encodeMessage } from '../../lib/booking/messages.ts';
 import { connected, withRedis } from '../../lib/booking/seats/availability.ts';
 import { gridSeatNumbers } from '../../lib/booking/seats/numbers.ts';
 import { authenticate, requireAdmin } from '../../lib/platform/auth.ts';
@@ -130,7 +130,7 @@ export const createEvent = new Hono<AppEnv>().post(
         createdAt: event.createdAt.toISOString(),
       };
       try {
-        await kafka.send('bookingEvents', [encodeEvent(announcement)]);
+        await kafka.send('bookingEvents', [encodeMessage(announcement)]);
       } catch (error) {
         c.get('logger').error({ err: error }, 'could not announce the event (Kafka); nothing created');
         throw new ApiError('SERVICE_UNAVAILABLE', {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { pendingRequestKey } from '../../lib/booking/commands.ts';
-import { BookingEvent, decodeEvent } from '../../lib/booking/messages.ts';
+import { BookingEvent, decodeMessage } from '../../lib/booking/messages.ts';
 import { OUTCOMES_CHANNEL } from '../../lib/booking/outcome-waiter.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
@@ -20,7 +20,7 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   const decided: string[] = [];
 
   for (const message of c.req.valid('json').messages) {
-    const event = decodeEvent(BookingEvent, message);
+    const event = decodeMessage(BookingEvent, message);
     switch (event.type) {
       case 'BookingConfirmed':
         pipeline.markBooked(event.eventId, event.bookings, event.userId, event.holdToken);

@@ -5,7 +5,7 @@
 import { withDeadline } from '../platform/deadline.ts';
 import { ApiError } from '../platform/errors.ts';
 import type { Services } from '../services.ts';
-import { type BookingCommand, type BookingEvent, encodeEvent } from './messages.ts';
+import { type BookingCommand, type BookingEvent, encodeMessage } from './messages.ts';
 import { type Settled, settleRequest, type UncertainRequest } from './requests.ts';
 import { statusUrl } from './responses.ts';
 
@@ -41,7 +41,7 @@ export async function sendCommand(
   try {
     await withDeadline(
       Promise.all([
-        kafka.send('bookingCommands', [encodeEvent(command)]),
+        kafka.send('bookingCommands', [encodeMessage(command)]),
         redis.set(pendingRequestKey(requestId), command.userId, 'EX', PENDING_REQUEST_TTL_S).catch(() => {}),
       ]),
       config.KAFKA_SEND_TIMEOUT_MS,

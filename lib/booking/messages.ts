@@ -1,6 +1,7 @@
 /**
- * The Kafka event payloads: the contract between functions. Every producer builds its messages
- * with `encodeEvent` and every consumer parses them with these schemas; a message that does not
+ * The Kafka messages: the contract between functions, on `booking-commands` (what is asked) and
+ * `booking-events` (what was decided; "events" in the event-sourcing sense, not concerts). Every producer builds its messages
+ * with `encodeMessage` and every consumer parses them with these schemas; a message that does not
  * parse is rejected (4xx) and ends up in the dead-letter topic.
  */
 import * as v from 'valibot';
@@ -146,16 +147,16 @@ export type EventCreated = v.InferOutput<typeof EventCreated>;
 export type BookingEvent = v.InferOutput<typeof BookingEvent>;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-/** A Kafka message for an event, keyed by the concert/conference it concerns. */
-export function encodeEvent(event: BookingCommand | BookingEvent): { key: string; value: string } {
-  return { key: String(event.eventId), value: JSON.stringify(event) };
+/** A Kafka message, keyed by the event (concert, conference) it concerns. */
+export function encodeMessage(message: BookingCommand | BookingEvent): { key: string; value: string } {
+  return { key: String(message.eventId), value: JSON.stringify(message) };
 }
 
 /**
- * Parses one Kafka message with an event schema. A message that is not JSON or not of the schema
+ * Parses one Kafka message with one of these schemas. A message that is not JSON or not of the schema
  * is a 422, which the Kafka trigger turns into a dead letter carrying this detail.
  */
-export function decodeEvent<Schema extends v.GenericSchema>(
+export function decodeMessage<Schema extends v.GenericSchema>(
   schema: Schema,
   message: { offset: string; value: string | null },
 ): v.InferOutput<Schema> {
@@ -168,7 +169,7 @@ export function decodeEvent<Schema extends v.GenericSchema>(
   const parsed = v.safeParse(schema, payload);
   if (!parsed.success) {
     throw new ApiError('UNPROCESSABLE', {
-      detail: `message ${message.offset} does not match the event schema: ${v.summarize(parsed.issues)}`,
+      detail: `message ${message.offset} does not match its schema: ${v.summarize(parsed.issues)}`,
     });
   }
   return parsed.output;

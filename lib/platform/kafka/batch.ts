@@ -9,7 +9,7 @@ export const KafkaBatchSchema = v.object({
       v.object({
         offset: v.string(),
         key: v.nullable(v.string()),
-        /** The raw payload as UTF-8; the function parses it with the event schemas. */
+        /** The raw payload as UTF-8; the function parses it with its message schemas. */
         value: v.nullable(v.string()),
         timestamp: v.string(),
         headers: v.record(v.string(), v.string()),
