@@ -1,6 +1,6 @@
 /**
  * npm run deploy:gen: writes docker-compose.yml, the gateway's nginx.conf, .env.example and the
- * Kubernetes base from the function registry and lib/. The files are committed; deploy.test.ts
+ * Kubernetes base from the function registry and lib/. The files are committed; deploy.unit.test.ts
  * fails when they differ from what this writes. Kubernetes files of removed functions are deleted.
  */
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 /**
  * npm run docs:config: writes README's configuration table from lib/platform/config.ts' ConfigSchema
  * (each variable, its default and its description), between the config markers, so the table and
- * the code cannot drift apart. scripts/config-table.test.ts fails when README differs from it.
+ * the code cannot drift apart. scripts/config-table.unit.test.ts fails when README differs from it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as v from 'valibot';

@@ -2,7 +2,7 @@
  * npm run build:web: bundles the seat map's browser script (browser/seat-map.ts) with esbuild into
  * generated/seat-map.js.ts, a module holding the minified code as a string, which assets.ts serves.
  * The generated module is committed, so the function runs with neither a build step nor esbuild (a
- * dev dependency): from source, in the dist/node bundle and on workerd alike. build-script.test.ts
+ * dev dependency): from source, in the dist/node bundle and on workerd alike. build-script.unit.test.ts
  * fails when it differs from what this writes.
  */
 import { writeFile } from 'node:fs/promises';
