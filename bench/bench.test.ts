@@ -1,4 +1,7 @@
-/** The bench's own parts: the obvious design's endpoint against the real Postgres, its invariants, the demand. */
+/**
+ * The bench's own parts: the obvious design's endpoint against the real Postgres, its invariants,
+ * the demand, and the reporting (numbers → verdicts → markdown), which needs no stack.
+ */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -13,10 +16,24 @@ import { warmBroker } from './broker.ts';
 import { checkBaselineInvariants } from './database.ts';
 import { planDemand } from './demand.ts';
 import { longestRun } from './floors/postgres.ts';
+import type { LoadResult } from './load.ts';
+import { renderMarkdown, replaceLatest } from './markdown.ts';
+import { parseOptions } from './options.ts';
+import { stillPending, systemAnswers } from './phases/invariants.ts';
 import { SERVER_NODE_FLAGS } from './processes.ts';
-import { readProc } from './procstat.ts';
-import { percentiles, replaceLatest } from './report.ts';
+import { OTHERS, readProc } from './procstat.ts';
+import {
+  type BenchReport,
+  confirmedRate,
+  loadReport,
+  medianRuns,
+  percentiles,
+  type RunReport,
+  systemConfirmationMs,
+} from './report.ts';
+import { TARGETS } from './targets.ts';
 import { userToken } from './token.ts';
+import { ratiosOf, summarize, verdictsOf } from './verdicts.ts';
 
 describe('the obvious design (bench/baseline)', () => {
   const services = testServices();
@@ -178,6 +195,173 @@ describe('bench helpers', () => {
       'a\n<!-- bench:latest:start -->\nnew\n<!-- bench:latest:end -->\nb\n',
     );
     assert.equal(replaceLatest('no markers', 'new'), undefined);
+  });
+});
+
+describe('bench reporting: numbers, verdicts, markdown (no stack)', () => {
+  const result = (answers: LoadResult['answers']): LoadResult => ({
+    firstSentAt: 1_000,
+    lastAnsweredAt: 3_000,
+    answers,
+    errors: {},
+  });
+  /** A run whose confirmed bookings/s and answer p99 are the given ones. */
+  const run = (name: string, bookingsPerS: number, p99: number, othersCores = 0): RunReport => ({
+    name,
+    answerMeans: 'test',
+    requests: 10,
+    durationS: 1,
+    requestsPerS: 2 * bookingsPerS,
+    latencyMs: { p50: 1, p95: p99, p99, max: p99 },
+    statuses: { 201: 10 },
+    latencyByStatusMs: {},
+    errors: {},
+    confirmed: { bookings: bookingsPerS, requests: bookingsPerS, spanS: 1, bookingsPerS },
+    processes: [{ name: OTHERS, processes: 0, cpuSeconds: othersCores, cores: othersCores, peakRssBytes: 0 }],
+    invariants: { checked: '1–5', violations: [] },
+  });
+  const report = (runs: RunReport[]): BenchReport => ({
+    runId: 'test-run',
+    machine: { cores: 2, loadAverageAtStart: '0.10 0.20 0.30' },
+    options: { ...parseOptions(['--quick']) },
+    runs,
+    floors: {},
+    ratios: {},
+    targets: [],
+    notes: [],
+  });
+
+  it('counts a run: rate over first sent → last answered, latency without transport errors', () => {
+    const numbers = loadReport(
+      'run',
+      'test',
+      result([
+        { status: 201, sentAt: 1_000, latencyMs: 10 },
+        { status: 409, sentAt: 1_000, latencyMs: 20 },
+        { status: 0, sentAt: 1_000, latencyMs: 500 },
+        { status: 202, sentAt: 1_000, latencyMs: 30 },
+      ]),
+      [],
+    );
+    assert.equal(numbers.durationS, 2);
+    assert.equal(numbers.requestsPerS, 2);
+    assert.deepEqual(numbers.statuses, { 201: 1, 409: 1, error: 1, 202: 1 });
+    assert.equal(numbers.latencyMs?.max, 30);
+    assert.equal(numbers.latencyByStatusMs.error?.max, 500);
+  });
+
+  it('rates confirmations up to the last one, or the last answer when none is known', () => {
+    const times = { firstSentAt: 1_000, lastAnsweredAt: 3_000 };
+    assert.deepEqual(confirmedRate({ bookings: 300, requests: 100, lastAt: 4_000 }, times), {
+      bookings: 300,
+      requests: 100,
+      spanS: 3,
+      bookingsPerS: 100,
+    });
+    assert.equal(confirmedRate({ bookings: 300, requests: 100 }, times).bookingsPerS, 150);
+  });
+
+  it("times the system's confirmations in Postgres and as clients see them", () => {
+    const timings = systemConfirmationMs(
+      new Map([['a', { requestedAt: 100, decidedAt: 150 }]]),
+      result([{ status: 202, sentAt: 90, latencyMs: 1, requestId: 'a' }]),
+      new Map([['a', 200]]),
+    );
+    assert.equal(timings.requestedToDecided?.p50, 50);
+    assert.equal(timings.sentToVisible?.p50, 110);
+  });
+
+  it("reports each design's median round, carrying every round's numbers", () => {
+    const rounds = [30, 10, 20].map((bookingsPerS, i) => [
+      run('system', bookingsPerS, 5, i),
+      run('obvious design', 10, 5),
+    ]);
+    const [system, baseline] = medianRuns(rounds);
+    assert.equal(system?.confirmed?.bookingsPerS, 20);
+    assert.deepEqual(
+      system?.rounds?.map((round) => [round.bookingsPerS, round.othersCores]),
+      [
+        [30, 0],
+        [10, 1],
+        [20, 2],
+      ],
+    );
+    assert.equal(baseline?.rounds?.length, 3);
+    const single = run('system', 10, 5);
+    assert.deepEqual(medianRuns([[single]]), [single]);
+  });
+
+  it('judges every system run against the targets of bench/targets.ts', () => {
+    const { confirmedBookingsVsObvious: ratio, answerP99Ms: p99 } = TARGETS;
+    const runs = [
+      run('met', 100 * ratio, p99),
+      run('missed', 100 * ratio - 1, p99 + 1),
+      run('obvious design', 100, 100),
+    ];
+    assert.deepEqual(verdictsOf(runs, 256), [
+      { name: 'confirmed bookings/s ÷ obvious design (met)', value: ratio, target: `≥ ${ratio}`, met: true },
+      { name: 'answer p99 at 256 connections (met), ms', value: p99, target: `≤ ${p99}`, met: true },
+      {
+        name: 'confirmed bookings/s ÷ obvious design (missed)',
+        value: +((100 * ratio - 1) / 100).toFixed(2),
+        target: `≥ ${ratio}`,
+        met: false,
+      },
+      { name: 'answer p99 at 256 connections (missed), ms', value: p99 + 1, target: `≤ ${p99}`, met: false },
+    ]);
+    // Without the obvious design there is no ratio to judge.
+    assert.equal(verdictsOf([run('alone', 100, p99)], 256)[0]?.met, null);
+  });
+
+  it('compares each system run with the obvious design and the floors, a missing floor as no value', () => {
+    const ratios = ratiosOf({ runs: [run('system', 200, 10), run('obvious design', 100, 40)], floors: {} });
+    assert.deepEqual(ratios, {
+      'confirmed bookings/s, system ÷ obvious design': 2,
+      'requests/s, system ÷ obvious design': 2,
+      'answer p99, system ÷ obvious design': 0.25,
+      'requests/s, system ÷ no-op floor': null,
+      'confirmed bookings/s, system ÷ Postgres floor': null,
+      'requests/s, obvious design ÷ no-op floor': null,
+      'confirmed bookings/s, obvious design ÷ Postgres floor': null,
+    });
+  });
+
+  it('renders the verdicts with their targets, and a broken invariant, in the markdown', () => {
+    const broken = run('system', 150, 30);
+    broken.invariants = { checked: '1–5', violations: ['invariant 1: …'] };
+    const summarized = report([broken, run('obvious design', 100, 40)]);
+    summarize(summarized, parseOptions(['--quick']));
+    const markdown = renderMarkdown(summarized);
+    assert.match(markdown, /^\*\*Run test-run\*\*/);
+    assert.ok(
+      markdown.includes(
+        `| confirmed bookings/s ÷ obvious design (system) | 1.50 | ≥ ${TARGETS.confirmedBookingsVsObvious} | **no** |`,
+      ),
+    );
+    assert.ok(
+      markdown.includes(`| answer p99 at 256 connections (system), ms | 30.00 | ≤ ${TARGETS.answerP99Ms} |`),
+    );
+    assert.ok(markdown.includes('| invariants | **BROKEN** | 1–5 hold |'));
+    assert.ok(markdown.includes("- Every process shares the machine's 2 cores"));
+  });
+
+  it('counts a 202 later CONFIRMED as a 201, and a 202 still PENDING as broken invariant 4', () => {
+    const job = { users: [7, 8], seats: [[1], [2, 3]] };
+    const answers = result([
+      {
+        status: 202,
+        sentAt: 0,
+        latencyMs: 1,
+        requestId: 'a',
+        final: { status: 'CONFIRMED', bookingIds: [5] },
+      },
+      { status: 202, sentAt: 0, latencyMs: 1, requestId: 'b', final: { status: 'PENDING' } },
+    ]);
+    assert.deepEqual(systemAnswers(job, answers), [
+      { userId: 7, seatIds: [1], status: 201, requestId: 'a', bookingIds: [5] },
+      { userId: 8, seatIds: [2, 3], status: 202, requestId: 'b', bookingIds: undefined },
+    ]);
+    assert.deepEqual(stillPending(answers), ['invariant 4: still PENDING at booking-status: b']);
   });
 });
 

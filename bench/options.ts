@@ -50,11 +50,11 @@ export interface BenchOptions {
   /** Write a V8 CPU profile of every function process into this directory. */
   cpuProf: string | undefined;
   outDir: string;
-  /** Update the README's benchmark table (default: for full-size runs only). */
+  /** Update bench/README.md's latest-results table (default: for full-size runs only). */
   readme: boolean;
 }
 
-/** What the functions run with unless --env says otherwise (documented in the README). */
+/** What the functions run with unless --env says otherwise (documented in bench/README.md). */
 export const SYSTEM_ENV_DEFAULTS: Record<string, string> = {
   NODE_ENV: 'production',
   LOG_LEVEL: 'warn',
@@ -91,7 +91,7 @@ const USAGE = `npm run bench -- [flags]
   --sample-ms T           /proc sampling interval                (250)
   --cpu-prof DIR          V8 CPU profile of every function process into DIR
   --out DIR               results directory                     (bench/results)
-  --readme / --no-readme  update README's table (default: only for full-size runs)`;
+  --readme / --no-readme  update bench/README.md's table (default: only for full-size runs)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({

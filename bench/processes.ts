@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+/** The repository, where every script the bench starts is found. */
+export const ROOT = new URL('..', import.meta.url).pathname;
 
 export interface Started {
   name: string;

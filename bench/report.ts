@@ -1,4 +1,5 @@
-/** Numbers from a run's raw answers, and the markdown table of results/ and README. */
+/** The report's shape, and its numbers from a run's raw answers (no I/O: bench/bench.test.ts covers them). */
+import type { LoadResult } from './load.ts';
 import { type GroupUsage, OTHERS } from './procstat.ts';
 
 export interface Percentiles {
@@ -60,6 +61,17 @@ export interface PostgresFloor {
   processes: GroupUsage[];
 }
 
+/** The obvious design's run, the one every system run is compared with. */
+export const OBVIOUS_DESIGN = 'obvious design';
+
+/** A measured value against its target (bench/targets.ts); `met` is null when there is no value. */
+export interface Verdict {
+  name: string;
+  value: number | null;
+  target: string;
+  met: boolean | null;
+}
+
 export interface BenchReport {
   runId: string;
   machine: Record<string, string | number>;
@@ -67,126 +79,108 @@ export interface BenchReport {
   runs: RunReport[];
   floors: { noop?: RunReport; postgres?: PostgresFloor };
   ratios: Record<string, number | null>;
-  targets: { name: string; value: number | null; target: string; met: boolean | null }[];
+  targets: Verdict[];
   notes: string[];
 }
 
-const fmt = (value: number | undefined | null, digits = 0) =>
-  value === undefined || value === null || !Number.isFinite(value)
-    ? '–'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (value: number | undefined) => (value === undefined ? '–' : fmt(value, value < 100 ? 1 : 0));
-const mib = (bytes: number) => `${fmt(bytes / 1_048_576)} MiB`;
-
-export function renderMarkdown(report: BenchReport): string {
-  const columns = [...report.runs, ...(report.floors.noop ? [report.floors.noop] : [])];
-  const row = (label: string, cell: (run: RunReport) => string) =>
-    `| ${label} | ${columns.map(cell).join(' | ')} |`;
-  const statusList = (run: RunReport) =>
-    Object.entries(run.statuses)
-      .map(([status, n]) => `${status}: ${fmt(n)}`)
-      .join(', ');
-  const lines = [
-    `**Run ${report.runId}** on ${report.machine.cpu} (${report.machine.cores} cores, ${report.machine.memory}), ` +
-      `Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, Kafka ${report.machine.kafka}; ` +
-      `${fmt(report.options.seats as number)} seats, ${fmt(report.options.requests as number)} requests over ` +
-      `${report.options.connections} connections ${report.options.rate ? `offered at ${fmt(report.options.rate as number)}/s` : 'as fast as taken'}, ` +
-      `${report.options.minSeats}–${report.options.maxSeats} seats each, skew ${report.options.skew}, code ${report.machine.commit}` +
-      `${report.options.quick ? ' (--quick)' : ''}.`,
-    '',
-    `| | ${columns.map((run) => run.name).join(' | ')} |`,
-    `|---|${columns.map(() => '---:').join('|')}|`,
-    row('answer', (run) => run.answerMeans),
-    row('requests/s', (run) => fmt(run.requestsPerS)),
-    row('answer p50 / p95 / p99 (ms)', (run) =>
-      run.latencyMs ? `${ms(run.latencyMs.p50)} / ${ms(run.latencyMs.p95)} / ${ms(run.latencyMs.p99)}` : '–',
-    ),
-    row('answers', statusList),
-    row('confirmed bookings (requests)', (run) =>
-      run.confirmed ? `${fmt(run.confirmed.bookings)} (${fmt(run.confirmed.requests)})` : '–',
-    ),
-    row('**confirmed bookings/s**', (run) =>
-      run.confirmed ? `**${fmt(run.confirmed.bookingsPerS)}**` : '–',
-    ),
-    row('first request → last confirmation (s)', (run) =>
-      run.confirmed ? fmt(run.confirmed.spanS, 2) : '–',
-    ),
-    row('requested_at → decided_at p50 / p99 (ms)', (run) => {
-      const p = run.confirmationMs?.requestedToDecided;
-      return p ? `${ms(p.p50)} / ${ms(p.p99)}` : '–';
-    }),
-    row('sent → confirmation seen p50 / p99 (ms)', (run) => {
-      const p = run.confirmationMs?.sentToVisible;
-      return p ? `${ms(p.p50)} / ${ms(p.p99)}` : '–';
-    }),
-    row('CPU: cores busy, its processes (others on the machine)', (run) => {
-      const ours = run.processes.filter((group) => group.name !== OTHERS);
-      const others = run.processes.find((group) => group.name === OTHERS);
-      return `${fmt(
-        ours.reduce((sum, group) => sum + group.cores, 0),
-        2,
-      )} (${others ? fmt(others.cores, 2) : '–'})`;
-    }),
-    ...(columns.some((run) => run.rounds)
-      ? [
-          row('every round: confirmed bookings/s (others’ cores)', (run) =>
-            (run.rounds ?? [])
-              .map(
-                (round) => `${fmt(round.bookingsPerS ?? round.requestsPerS)} (${fmt(round.othersCores, 2)})`,
-              )
-              .join(', '),
-          ),
-        ]
-      : []),
-    row('invariants', (run) =>
-      run.invariants
-        ? run.invariants.violations.length === 0
-          ? `${run.invariants.checked} hold`
-          : '**BROKEN**'
-        : '–',
-    ),
-  ];
-  const pg = report.floors.postgres;
-  if (pg) {
-    lines.push(
-      '',
-      `Postgres floor (${pg.tool}, one booking per commit, ${pg.clients} clients, no contention): ` +
-        `**${fmt(pg.bookingsPerS)} bookings/s** (${fmt(pg.bookings)} bookings).`,
-    );
+/** A run's answers in numbers: rate, latency (transport errors left out), answers by status. */
+export function loadReport(
+  name: string,
+  answerMeans: string,
+  result: LoadResult,
+  processes: GroupUsage[],
+): RunReport {
+  const answered = result.answers.filter((answer) => answer.status !== 0);
+  const statuses: Record<string, number> = {};
+  const byStatus = new Map<string, number[]>();
+  for (const answer of result.answers) {
+    const status = answer.status === 0 ? 'error' : String(answer.status);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    const latencies = byStatus.get(status) ?? [];
+    latencies.push(answer.latencyMs);
+    byStatus.set(status, latencies);
   }
-  lines.push('', `| process | ${columns.map((run) => run.name).join(' | ')} |`);
-  lines.push(`|---|${columns.map(() => '---:').join('|')}|`);
-  const names = [...new Set(columns.flatMap((run) => run.processes.map((group) => group.name)))];
-  for (const name of names) {
-    lines.push(
-      row(name, (run) => {
-        const group = run.processes.find((candidate) => candidate.name === name);
-        if (!group) return '';
-        return group.name === OTHERS
-          ? `${fmt(group.cores, 2)} cores`
-          : `${fmt(group.cores, 2)} cores, ${mib(group.peakRssBytes)}`;
-      }),
-    );
-  }
-  lines.push('', '| ratio | value |', '|---|---:|');
-  for (const [name, value] of Object.entries(report.ratios)) lines.push(`| ${name} | ${fmt(value, 2)} |`);
-  lines.push('', '| target (issue 6) | value | target | met |', '|---|---:|---|---|');
-  for (const target of report.targets) {
-    lines.push(
-      `| ${target.name} | ${fmt(target.value, 2)} | ${target.target} | ${target.met === null ? '–' : target.met ? 'yes' : '**no**'} |`,
-    );
-  }
-  if (report.notes.length > 0) lines.push('', ...report.notes.map((note) => `- ${note}`));
-  return lines.join('\n');
+  const durationS = (result.lastAnsweredAt - result.firstSentAt) / 1000;
+  return {
+    name,
+    answerMeans,
+    requests: result.answers.length,
+    durationS: +durationS.toFixed(3),
+    requestsPerS: Math.round(result.answers.length / durationS),
+    latencyMs: percentiles(answered.map((answer) => answer.latencyMs)),
+    statuses,
+    latencyByStatusMs: Object.fromEntries(
+      [...byStatus].map(([status, values]) => [status, percentiles(values)]),
+    ),
+    errors: result.errors,
+    processes,
+  };
 }
 
-const START = '<!-- bench:latest:start -->';
-const END = '<!-- bench:latest:end -->';
+/** Confirmed bookings per second, from the first request sent to the last confirmation seen. */
+export function confirmedRate(
+  confirmations: { bookings: number; requests: number; lastAt?: number | null },
+  result: { firstSentAt: number; lastAnsweredAt: number },
+): NonNullable<RunReport['confirmed']> {
+  const spanS = ((confirmations.lastAt ?? result.lastAnsweredAt) - result.firstSentAt) / 1000;
+  return {
+    bookings: confirmations.bookings,
+    requests: confirmations.requests,
+    spanS: +spanS.toFixed(3),
+    bookingsPerS: Math.round(confirmations.bookings / spanS),
+  };
+}
 
-/** Replaces the table between the README's bench markers; false when the markers are missing. */
-export function replaceLatest(readme: string, table: string): string | undefined {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) return undefined;
-  return `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`;
+/**
+ * The system's request → confirmation: in Postgres (`decisions`, by request id), and from the
+ * client's send to the outcome published to waiting clients (`seen`, epoch ms by request id).
+ */
+export function systemConfirmationMs(
+  decisions: ReadonlyMap<string, { requestedAt: number; decidedAt: number }>,
+  result: LoadResult,
+  seen: ReadonlyMap<string, number>,
+): NonNullable<RunReport['confirmationMs']> {
+  const sentAt = new Map(
+    result.answers.flatMap((answer) =>
+      answer.requestId ? [[answer.requestId, answer.sentAt] as const] : [],
+    ),
+  );
+  return {
+    requestedToDecided: percentiles([...decisions.values()].map((d) => d.decidedAt - d.requestedAt)),
+    sentToVisible: percentiles(
+      [...decisions.keys()].flatMap((id) => {
+        const sent = sentAt.get(id);
+        const visible = seen.get(id);
+        return sent !== undefined && visible !== undefined ? [visible - sent] : [];
+      }),
+    ),
+  };
+}
+
+/** The obvious design commits before its 201 leaves, so the 201's latency is request → confirmation. */
+export function baselineConfirmationMs(result: LoadResult): NonNullable<RunReport['confirmationMs']> {
+  return {
+    sentToVisible: percentiles(result.answers.filter((a) => a.status === 201).map((a) => a.latencyMs)),
+  };
+}
+
+/** Per design, the round with the median confirmed bookings/s, carrying every round's numbers. */
+export function medianRuns(rounds: RunReport[][]): RunReport[] {
+  const names = [...new Set(rounds.flat().map((run) => run.name))];
+  return names.map((name) => {
+    const runs = rounds.flatMap((round) => round.filter((run) => run.name === name));
+    const key = (run: RunReport) => run.confirmed?.bookingsPerS ?? run.requestsPerS;
+    const median = [...runs].sort((a, b) => key(a) - key(b))[Math.floor((runs.length - 1) / 2)] as RunReport;
+    return runs.length === 1
+      ? median
+      : {
+          ...median,
+          rounds: runs.map((run) => ({
+            requestsPerS: run.requestsPerS,
+            bookingsPerS: run.confirmed?.bookingsPerS,
+            p99: run.latencyMs?.p99,
+            othersCores: run.processes.find((group) => group.name === OTHERS)?.cores,
+          })),
+        };
+  });
 }
