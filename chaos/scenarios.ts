@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * `recovered()` at that moment.
  */
 import type pg from 'pg';
-import { seatKeys } from '../lib/booking/seats/cache.ts';
+import { seatKeys } from '../lib/booking/seats/keys.ts';
 import type { Balancer } from './balancer.ts';
 import { run, waitFor } from './children.ts';
 import type { Fleet, FleetPlan } from './fleet.ts';

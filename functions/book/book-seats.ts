@@ -12,7 +12,7 @@ import {
   rejectionError,
   statusUrl,
 } from '../../lib/booking/responses.ts';
-import type { TakeResult } from '../../lib/booking/seats/cache.ts';
+import type { TakeResult } from '../../lib/booking/seats/scripts.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';

@@ -6,7 +6,7 @@ import { inArray } from 'drizzle-orm';
 import * as v from 'valibot';
 import { seats } from '../../lib/booking/db/schema.ts';
 import { EventSeatsBody } from '../../lib/booking/responses.ts';
-import { seatKeys } from '../../lib/booking/seats/cache.ts';
+import { seatKeys } from '../../lib/booking/seats/keys.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../lib/booking/db/client.ts';
 import { seats } from '../../lib/booking/db/schema.ts';
-import type { SeatTruth } from '../../lib/booking/seats/cache.ts';
+import type { SeatTruth } from '../../lib/booking/seats/scripts.ts';
 
 /** Every seat of an event as Postgres has it, read in one statement (one consistent snapshot). */
 export async function seatTruths(db: Database, eventId: number): Promise<SeatTruth[]> {

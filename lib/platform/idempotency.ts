@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
-import { isOutOfMemory } from './redis.ts';
+import { isOutOfMemory, type Redis } from './redis.ts';
 
 interface Remembered {
   fingerprint: string;
@@ -19,11 +19,26 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const LEASE_SLACK_MS = 10_000;
 
 /** Replaces the remembered value only if it is still the one read: two retries never both take over. */
-const TAKE_OVER = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+export const TAKE_OVER = `
+-- KEYS: the remembered value's key. ARGV: the value read, the value to write instead.
+local store_key = KEYS[1]
+local read, replacement = ARGV[1], ARGV[2]
+
+if redis.call('GET', store_key) ~= read then return 0 end
+redis.call('SET', store_key, replacement, 'KEEPTTL')
 return 1
 `;
+
+/**
+ * Whether this attempt took the key over (TAKE_OVER). Sent with plain EVAL: only a retry whose
+ * earlier attempt's lease ran out gets here, which is rare.
+ */
+async function takeOver(
+  redis: Pick<Redis, 'eval'>,
+  { storeKey, read, replacement }: { storeKey: string; read: string; replacement: string },
+): Promise<boolean> {
+  return (await redis.eval(TAKE_OVER, 1, storeKey, read, replacement)) === 1;
+}
 
 /**
  * `Idempotency-Key` support (the IETF httpapi draft): the first request with a key runs and its
@@ -78,7 +93,7 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
         remembered = { ...remembered, requestIds: [...earlier, ...remembered.requestIds] };
         const tookOver =
           (previous.leaseUntil ?? 0) <= Date.now() &&
-          (await redis.eval(TAKE_OVER, 1, storeKey, stored, JSON.stringify(remembered))) === 1;
+          (await takeOver(redis, { storeKey, read: stored, replacement: JSON.stringify(remembered) }));
         if (!tookOver) {
           // A retry before the lease ends would only be refused again.
           const leftS = Math.ceil(((previous.leaseUntil ?? 0) - Date.now()) / 1000);

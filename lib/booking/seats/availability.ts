@@ -10,7 +10,8 @@ import type { Services } from '../../services.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
 import type { EventSeatsBody } from '../responses.ts';
-import { type SeatState, seatKeys } from './cache.ts';
+import type { SeatState } from './cache.ts';
+import { seatKeys } from './keys.ts';
 
 export interface SeatStatus {
   seatId: number;
@@ -30,14 +31,17 @@ export class RedisTimeout extends Error {
   override name = 'RedisTimeout';
 }
 
-const connecting = new WeakMap<Redis, Promise<void>>();
+/** What connecting a lazy client needs of it. */
+type LazyClient = Pick<Redis, 'status' | 'connect'>;
+
+const connecting = new WeakMap<LazyClient, Promise<void>>();
 
 /**
  * Connects a client nobody used yet, once for concurrent callers: the clients connect lazily and
  * queue no command meanwhile, and a function that does not list Redis among its needs (so it
  * stays ready without it) is never connected at start.
  */
-export function connected(redis: Redis): Promise<void> {
+export function connected(redis: LazyClient): Promise<void> {
   if (redis.status !== 'wait') return Promise.resolve();
   let pending = connecting.get(redis);
   if (!pending) {
@@ -49,7 +53,7 @@ export function connected(redis: Redis): Promise<void> {
 
 /** Runs `read` against Redis, connecting a lazy client first and giving up after `timeoutMs`. */
 export async function withRedis<T>(
-  redis: Redis,
+  redis: LazyClient,
   read: () => Promise<T>,
   timeoutMs = REDIS_READ_TIMEOUT_MS,
 ): Promise<T> {

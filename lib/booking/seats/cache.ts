@@ -1,41 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
 import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
-import { FREE_BOOKED, MARK_BOOKED, RELEASE_HOLD, SYNC_SEATS, TAKE_SEATS } from './scripts.ts';
-
-/** Redis pub/sub channel of every seat change: `{eventId, state, seatIds, id, expiresAt?, userId?}`. */
-export const SEAT_CHANGES_CHANNEL = 'seat-changes';
-
-export const seatKeys = {
-  seat: (eventId: number, seatId: number) => `seat:{e${eventId}}:${seatId}`,
-  /** seat id → seat number; its presence means the event's seats are in the cache. */
-  seatMap: (eventId: number) => `seatmap:{e${eventId}}`,
-  /** The stream of the event's seat changes, for a stream client that resumes. */
-  changes: (eventId: number) => `changes:{e${eventId}}`,
-  /** seat id → the Postgres version of the last booking or cancellation Redis applied. */
-  versions: (eventId: number) => `seatversions:{e${eventId}}`,
-  /** A seat map being built; renamed to `seatMap` once complete, so nobody reads half of it. */
-  seatMapDraft: (eventId: number) => `seatmap:{e${eventId}}:draft:${randomUUID()}`,
-  /** The ids of every event whose seats are cached: what the reconciler compares with Postgres. */
-  cachedEvents: 'cached-events',
-};
-
-/** One seat as Postgres has it, with the version of its last change. */
-export interface SeatTruth {
-  seatId: number;
-  /** The user of its CONFIRMED booking; null when free. */
-  bookedBy: number | null;
-  version: number;
-}
-
-/** A seat an outcome changed, with the seat's Postgres version after that change. */
-export interface VersionedSeat {
-  seatId: number;
-  version: number;
-}
+import { seatKeys } from './keys.ts';
+import {
+  defineSeatScripts,
+  freeBooked,
+  markBooked,
+  releaseHold,
+  type ScriptClient,
+  type ScriptPipeline,
+  type SeatTruth,
+  scriptPipeline,
+  syncSeats,
+  type TakeResult,
+  takeSeats,
+  type VersionedSeat,
+} from './scripts.ts';
 
 /** Seats per Lua call or HSET when filling a large event: each call blocks Redis only briefly. */
 const CHUNK = 1_000;
@@ -50,41 +32,9 @@ export interface SeatView {
   userId?: number;
 }
 
-export type TakeResult =
-  | { kind: 'held'; expiresAt: number }
-  | { kind: 'cold' }
-  | { kind: 'unknown'; seatIds: number[] }
-  | { kind: 'taken'; seatIds: number[] };
-
-interface SeatScripts {
-  takeSeats(...args: (string | number)[]): Promise<string[]>;
-  releaseHold(...args: (string | number)[]): Promise<string[]>;
-  markBooked(...args: (string | number)[]): Promise<number>;
-  freeBooked(...args: (string | number)[]): Promise<string[]>;
-  syncSeats(...args: (string | number)[]): Promise<string[]>;
-}
-
-type ScriptedRedis = Redis & SeatScripts;
-type ScriptedPipeline = ChainableCommander & {
-  [K in keyof SeatScripts]: (...args: (string | number)[]) => ScriptedPipeline;
-};
-
-const SCRIPTS = {
-  takeSeats: TAKE_SEATS,
-  releaseHold: RELEASE_HOLD,
-  markBooked: MARK_BOOKED,
-  freeBooked: FREE_BOOKED,
-  syncSeats: SYNC_SEATS,
-};
-
-/** ioredis runs these with EVALSHA, falling back to EVAL once per connection. */
-function withSeatScripts(redis: Redis): ScriptedRedis {
-  const scripted = redis as ScriptedRedis;
-  if (typeof scripted.takeSeats !== 'function') {
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { lua });
-  }
-  return scripted;
-}
+/** What SeatCache needs of Redis: what its scripts need, and the commands it sends itself. */
+export type SeatCacheRedis = ScriptClient &
+  Pick<Redis, 'pipeline' | 'smembers' | 'exists' | 'srem' | 'hgetall' | 'mget' | 'sadd'>;
 
 const stateOf = (value: string | null): Pick<SeatView, 'state' | 'userId'> =>
   value === null
@@ -95,38 +45,23 @@ const stateOf = (value: string | null): Pick<SeatView, 'state' | 'userId'> =>
 
 /** Seat locks and the seat-availability cache in Redis, filled from Postgres when missing. */
 export class SeatCache {
-  private readonly redis: ScriptedRedis;
   private readonly warming = new Map<number, Promise<boolean>>();
 
   constructor(
-    redis: Redis,
+    private readonly redis: SeatCacheRedis,
     private readonly db: Database,
   ) {
-    this.redis = withSeatScripts(redis);
+    defineSeatScripts(redis);
   }
 
   /** Holds every seat for `ttlMs` under `token`, or none of them. */
-  async take(eventId: number, seatIds: readonly number[], token: string, ttlMs: number): Promise<TakeResult> {
-    const [kind, ...rest] = await this.redis.takeSeats(
-      2 + seatIds.length,
-      seatKeys.seatMap(eventId),
-      seatKeys.changes(eventId),
-      ...seatIds.map((seatId) => seatKeys.seat(eventId, seatId)),
-      token,
-      ttlMs,
-      eventId,
-      SEAT_CHANGES_CHANNEL,
-      ...seatIds,
-    );
-    if (kind === 'held') return { kind, expiresAt: Number(rest[0]) };
-    if (kind === 'unknown' || kind === 'taken') return { kind, seatIds: rest.map(Number) };
-    return { kind: 'cold' };
+  take(eventId: number, seatIds: readonly number[], token: string, ttlMs: number): Promise<TakeResult> {
+    return takeSeats.run(this.redis, { eventId, seatIds, token, ttlMs });
   }
 
   /** Frees the seats this token still holds (compare-and-delete). */
-  async release(eventId: number, seatIds: readonly number[], token: string): Promise<number[]> {
-    const freed = await this.redis.releaseHold(...releaseArgs(eventId, seatIds, token));
-    return freed.map(Number);
+  release(eventId: number, seatIds: readonly number[], token: string): Promise<number[]> {
+    return releaseHold.run(this.redis, { eventId, seatIds, token });
   }
 
   /**
@@ -134,7 +69,7 @@ export class SeatCache {
    * event it touches (an event's keys share a hash slot; several events' may not, on a cluster).
    */
   pipeline(): SeatPipeline {
-    return new SeatPipeline(() => this.redis.pipeline() as ScriptedPipeline);
+    return new SeatPipeline(() => scriptPipeline(this.redis));
   }
 
   /**
@@ -150,19 +85,8 @@ export class SeatCache {
     const repaired: number[] = [];
     for (let i = 0; i < rows.length; i += CHUNK) {
       const chunk = rows.slice(i, i + CHUNK);
-      const changed = await this.redis.syncSeats(
-        2 + chunk.length,
-        seatKeys.changes(eventId),
-        seatKeys.versions(eventId),
-        ...chunk.map((row) => seatKeys.seat(eventId, row.seatId)),
-        eventId,
-        SEAT_CHANGES_CHANNEL,
-        options.announce ? 1 : 0,
-        ...chunk.map((row) => row.seatId),
-        ...chunk.map((row) => row.bookedBy ?? ''),
-        ...chunk.map((row) => row.version),
-      );
-      repaired.push(...changed.map(Number));
+      const announce = options.announce ?? false;
+      repaired.push(...(await syncSeats.run(this.redis, { eventId, seats: chunk, announce })));
     }
     return { repairedSeatIds: repaired };
   }
@@ -252,11 +176,11 @@ async function execOrThrow(pipeline: ChainableCommander): Promise<void> {
 
 /** The projector's changes for one batch, sent together by `exec()`: one pipeline per event. */
 export class SeatPipeline {
-  private readonly byEvent = new Map<number, ScriptedPipeline>();
+  private readonly byEvent = new Map<number, ScriptPipeline>();
 
-  constructor(private readonly create: () => ScriptedPipeline) {}
+  constructor(private readonly create: () => ScriptPipeline) {}
 
-  private of(eventId: number): ScriptedPipeline {
+  private of(eventId: number): ScriptPipeline {
     let pipeline = this.byEvent.get(eventId);
     if (!pipeline) {
       pipeline = this.create();
@@ -266,7 +190,7 @@ export class SeatPipeline {
   }
 
   release(eventId: number, seatIds: readonly number[], token: string): this {
-    this.of(eventId).releaseHold(...releaseArgs(eventId, seatIds, token));
+    releaseHold.queue(this.of(eventId), { eventId, seatIds, token });
     return this;
   }
 
@@ -277,33 +201,13 @@ export class SeatPipeline {
     userId: number,
     holdToken: string | null,
   ): this {
-    this.of(eventId).markBooked(
-      2 + booked.length,
-      seatKeys.changes(eventId),
-      seatKeys.versions(eventId),
-      ...booked.map((seat) => seatKeys.seat(eventId, seat.seatId)),
-      userId,
-      eventId,
-      SEAT_CHANGES_CHANNEL,
-      holdToken ?? '',
-      ...booked.map((seat) => seat.seatId),
-      ...booked.map((seat) => seat.version),
-    );
+    markBooked.queue(this.of(eventId), { eventId, seats: booked, userId, holdToken });
     return this;
   }
 
   /** Frees each booked seat whose cancellation is newer than what Redis shows. */
   freeBooked(eventId: number, freed: readonly VersionedSeat[]): this {
-    this.of(eventId).freeBooked(
-      2 + freed.length,
-      seatKeys.changes(eventId),
-      seatKeys.versions(eventId),
-      ...freed.map((seat) => seatKeys.seat(eventId, seat.seatId)),
-      eventId,
-      SEAT_CHANGES_CHANNEL,
-      ...freed.map((seat) => seat.seatId),
-      ...freed.map((seat) => seat.version),
-    );
+    freeBooked.queue(this.of(eventId), { eventId, seats: freed });
     return this;
   }
 
@@ -317,16 +221,4 @@ export class SeatPipeline {
   async exec(): Promise<void> {
     await Promise.all([...this.byEvent.values()].map(execOrThrow));
   }
-}
-
-function releaseArgs(eventId: number, seatIds: readonly number[], token: string): (string | number)[] {
-  return [
-    1 + seatIds.length,
-    seatKeys.changes(eventId),
-    ...seatIds.map((seatId) => seatKeys.seat(eventId, seatId)),
-    token,
-    eventId,
-    SEAT_CHANGES_CHANNEL,
-    ...seatIds,
-  ];
 }

@@ -6,7 +6,8 @@
 import * as v from 'valibot';
 import type { Subscriptions } from '../../platform/pubsub.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { SEAT_CHANGES_CHANNEL, type SeatState, seatKeys } from './cache.ts';
+import type { SeatState } from './cache.ts';
+import { SEAT_CHANGES_CHANNEL, seatKeys } from './keys.ts';
 
 /** A seat change as clients see it; who booked a seat is not public, so `userId` is left out. */
 export interface SeatChange {
@@ -57,7 +58,7 @@ export function parseChange(json: string, id?: string): SeatChange | undefined {
 }
 
 /** The id of the event's latest change, or BEFORE_ANY_CHANGE. Read it before a snapshot. */
-export async function latestChangeId(redis: Redis, eventId: number): Promise<string> {
+export async function latestChangeId(redis: Pick<Redis, 'xrevrange'>, eventId: number): Promise<string> {
   const [last] = await redis.xrevrange(seatKeys.changes(eventId), '+', '-', 'COUNT', 1);
   return last?.[0] ?? BEFORE_ANY_CHANGE;
 }
@@ -69,7 +70,7 @@ export async function latestChangeId(redis: Redis, eventId: number): Promise<str
  * `max-deleted-entry-id` (only XDEL does), so it is the first entry left that tells.
  */
 export async function changesSince(
-  redis: Redis,
+  redis: Pick<Redis, 'multi'>,
   eventId: number,
   afterId: string,
   max: number,
@@ -118,6 +119,9 @@ function streamInfo(flat: unknown[]) {
   };
 }
 
+/** What the feed needs of its subscriber connection, besides what `Subscriptions` does with it. */
+type FeedSubscriber = Pick<Redis, 'status' | 'on' | 'ping'>;
+
 export interface ChangeListener {
   change(change: SeatChange): void;
   /** The subscriber connection came back: changes may have been missed, so read the stream. */
@@ -134,7 +138,7 @@ export class SeatChangeFeed {
 
   constructor(
     private readonly subscriptions: Subscriptions,
-    subscriber: Redis,
+    subscriber: FeedSubscriber,
   ) {
     let connectedBefore = subscriber.status === 'ready';
     subscriber.on('ready', () => {
@@ -200,7 +204,7 @@ const feeds = new WeakMap<Subscriptions, SeatChangeFeed>();
 /** The process's feed over its one subscriber connection (one per Services). */
 export function seatChangeFeed(services: {
   subscriptions: Subscriptions;
-  subscriber: Redis;
+  subscriber: FeedSubscriber;
 }): SeatChangeFeed {
   let feed = feeds.get(services.subscriptions);
   if (!feed) {

@@ -2,18 +2,38 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTestEvent, testServices } from '../../../test/support.ts';
+import { TAKE_OVER } from '../../platform/idempotency.ts';
 import { closeServices, pingDependencies } from '../../services.ts';
-import { seatKeys } from './cache.ts';
-import * as scripts from './scripts.ts';
+import { seatKeys } from './keys.ts';
+import { freeBooked, markBooked, releaseHold, SEAT_SCRIPTS, syncSeats, takeSeats } from './scripts.ts';
 
 describe('seat scripts in Redis', () => {
   const services = testServices();
   before(() => pingDependencies(services, ['redis', 'postgres']));
   after(() => closeServices(services));
 
-  it('every script loads', async () => {
-    for (const [name, lua] of Object.entries(scripts)) {
-      assert.match(String(await services.redis.script('LOAD', lua)), /^[0-9a-f]{40}$/, name);
+  it('every script loads (no Lua syntax error)', async () => {
+    const scripts = [...SEAT_SCRIPTS, { name: 'idempotency TAKE_OVER', lua: TAKE_OVER }];
+    for (const { name, lua } of scripts) {
+      const sha = await services.redis.call('SCRIPT', 'LOAD', lua);
+      assert.match(String(sha), /^[0-9a-f]{40}$/, name);
+    }
+  });
+
+  it("run on a new client's first tick, auto-pipelined with its other commands", async () => {
+    // The bench caught this: scripts defined on first use are missing from an auto-pipeline
+    // ioredis opened earlier in the same tick. Services define them when they create the client.
+    const { eventId, seatIds } = await createTestEvent(services, 1);
+    const fresh = testServices();
+    try {
+      await pingDependencies(fresh, ['redis']);
+      const [, taken] = await Promise.all([
+        fresh.redis.exists(seatKeys.seat(eventId, seatIds[0] as number)),
+        fresh.seats.take(eventId, seatIds, randomUUID(), 5_000),
+      ]);
+      assert.deepEqual(taken, { kind: 'cold' });
+    } finally {
+      await closeServices(fresh);
     }
   });
 
@@ -21,40 +41,76 @@ describe('seat scripts in Redis', () => {
     const { eventId, seatIds } = await createTestEvent(services, 3);
     const [a, b, c] = seatIds as [number, number, number];
     const { seats, redis } = services;
-    assert.deepEqual(await seats.take(eventId, [a], 'x', 1000), { kind: 'cold' });
+    const take = (ids: number[], token: string) =>
+      takeSeats.run(redis, { eventId, seatIds: ids, token, ttlMs: 5_000 });
+    assert.deepEqual(await take([a], 'x'), { kind: 'cold' });
     assert.equal(await seats.warm(eventId), true);
 
     const mine = randomUUID();
-    assert.equal((await seats.take(eventId, [a, b], mine, 5_000)).kind, 'held');
-    assert.deepEqual(await seats.take(eventId, [c, b], 'other', 5_000), { kind: 'taken', seatIds: [b] });
+    assert.equal((await take([a, b], mine)).kind, 'held');
+    assert.equal(await redis.get(seatKeys.seat(eventId, b)), `h:${mine}`);
+    assert.deepEqual(await take([c, b], 'other'), { kind: 'taken', seatIds: [b] });
     assert.equal(await redis.exists(seatKeys.seat(eventId, c)), 0, 'a refused request holds nothing');
-    assert.deepEqual(await seats.take(eventId, [2_000_000_000], 'other', 5_000), {
-      kind: 'unknown',
-      seatIds: [2_000_000_000],
-    });
+    assert.deepEqual(await take([2_000_000_000], 'other'), { kind: 'unknown', seatIds: [2_000_000_000] });
 
-    assert.deepEqual(await seats.release(eventId, [a, b], 'not-mine'), []);
-    assert.deepEqual(await seats.release(eventId, [b], mine), [b]);
-    await seats
-      .pipeline()
-      .markBooked(eventId, [{ seatId: a, version: 1 }], 42, mine)
-      .freeBooked(eventId, [{ seatId: c, version: 1 }])
-      .exec();
+    assert.deepEqual(await releaseHold.run(redis, { eventId, seatIds: [a, b], token: 'not-mine' }), []);
+    assert.deepEqual(await releaseHold.run(redis, { eventId, seatIds: [b], token: mine }), [b]);
+    const bookedCount = await markBooked.run(redis, {
+      eventId,
+      seats: [{ seatId: a, version: 1 }],
+      userId: 42,
+      holdToken: mine,
+    });
+    assert.equal(bookedCount, 1);
+    assert.deepEqual(await freeBooked.run(redis, { eventId, seats: [{ seatId: c, version: 1 }] }), []);
     const states = (await seats.snapshot(eventId))?.map((seat) => [seat.state, seat.userId]);
     assert.deepEqual(states, [
       ['booked', 42],
       ['available', undefined],
       ['available', undefined],
     ]);
-    await seats
-      .pipeline()
-      .freeBooked(eventId, [{ seatId: a, version: 2 }])
-      .exec();
+    assert.deepEqual(await freeBooked.run(redis, { eventId, seats: [{ seatId: a, version: 2 }] }), [a]);
 
+    const recorded = (await redis.xrange(seatKeys.changes(eventId), '-', '+')).map(([, fields]) =>
+      JSON.parse(fields[1] as string),
+    );
+    const expiresAt = recorded[0]?.expiresAt;
+    assert.ok(expiresAt > Date.now() && expiresAt <= Date.now() + 5_000, 'a hold says when it lapses');
+    assert.deepEqual(recorded, [
+      { eventId, state: 'held', seatIds: [a, b], expiresAt },
+      { eventId, state: 'available', seatIds: [b] },
+      { eventId, state: 'booked', seatIds: [a], userId: 42 },
+      { eventId, state: 'available', seatIds: [a] },
+    ]);
+  });
+
+  it('a sync reports the seats it changed, and announces them only when asked', async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 2);
+    const [a, b] = seatIds as [number, number];
+    const { seats, redis } = services;
+    await seats.warm(eventId);
+    const quiet = await syncSeats.run(redis, {
+      eventId,
+      seats: [{ seatId: a, bookedBy: 3, version: 1 }],
+      announce: false,
+    });
+    assert.deepEqual(quiet, [a]);
+    const announced = await syncSeats.run(redis, {
+      eventId,
+      seats: [
+        { seatId: a, bookedBy: null, version: 2 },
+        { seatId: b, bookedBy: 4, version: 1 },
+      ],
+      announce: true,
+    });
+    assert.deepEqual(announced.sort(), [a, b].sort());
     const changes = await redis.xrange(seatKeys.changes(eventId), '-', '+');
     assert.deepEqual(
-      changes.map(([, fields]) => JSON.parse(fields[1] as string).state),
-      ['held', 'available', 'booked', 'available'],
+      changes.map(([, fields]) => JSON.parse(fields[1] as string)),
+      [
+        { eventId, state: 'booked', seatIds: [b], userId: 4 },
+        { eventId, state: 'available', seatIds: [a] },
+      ],
     );
   });
 });

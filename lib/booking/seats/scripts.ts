@@ -1,72 +1,121 @@
 /**
- * The Lua scripts that change seat state in Redis. Each runs atomically, so "all seats or none"
- * and "release only what I hold" need no other coordination. All keys of one event share the
- * hash tag `{e<id>}`, so the scripts also run on a Redis Cluster.
+ * The Lua scripts that change seat state in Redis, each with its typed wrapper. Each runs
+ * atomically, so "all seats or none" and "release only what I hold" need no other coordination.
+ * All keys of one event share the hash tag `{e<id>}`, so the scripts also run on a Redis Cluster.
  *
  * A seat key holds `h:<token>` while held (with a TTL) and `b:<userId>` once booked; no key means
  * free. The event's version hash holds, per seat, the Postgres version (`seats.version`) of the
  * last booking or cancellation Redis applied; only a newer one changes the seat. Every change is
  * appended to the event's change stream (for SSE resume) and published on `seat-changes`.
+ *
+ * Every script takes its KEYS and ARGV in one layout (built by `inLayout`), names them in locals
+ * at its top and works with the names only:
+ * - KEYS: the event's change stream, the script's other fixed keys, then one key per seat;
+ * - ARGV: the event id, the changes channel, the script's other fixed arguments, then the seat
+ *   ids, then each further per-seat list (as long as the seat ids, in their order).
  */
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from '../../platform/redis.ts';
+import { SEAT_CHANGES_CHANNEL, seatKeys } from './keys.ts';
 
-/** Appends a change to the stream and publishes it; shared by every script below. */
-const RECORD_CHANGE = `
-local function record_change(stream, channel, event_id, state, seat_ids, extra)
+/**
+ * What the wrappers need of a client. ioredis turns each script into a command of the client and
+ * of the pipelines it creates afterwards; the command runs with EVALSHA (sending the script with
+ * EVAL only when Redis lacks it, once per connection) and is auto-pipelined like any other.
+ */
+export type ScriptClient = Pick<Redis, 'defineCommand'>;
+
+declare const seatScriptsDefined: unique symbol;
+
+/** A pipeline of a client the scripts are defined on (see `scriptPipeline`): what `queue` takes. */
+export type ScriptPipeline = ChainableCommander & { readonly [seatScriptsDefined]: true };
+
+/** One seat as Postgres has it, with the version of its last change. */
+export interface SeatTruth {
+  seatId: number;
+  /** The user of its CONFIRMED booking; null when free. */
+  bookedBy: number | null;
+  version: number;
+}
+
+/** A seat an outcome changed, with the seat's Postgres version after that change. */
+export interface VersionedSeat {
+  seatId: number;
+  version: number;
+}
+
+export type TakeResult =
+  | { kind: 'held'; expiresAt: number }
+  | { kind: 'cold' }
+  | { kind: 'unknown'; seatIds: number[] }
+  | { kind: 'taken'; seatIds: number[] };
+
+type ScriptArgument = string | number;
+
+/**
+ * numkeys, KEYS and ARGV in the scripts' one layout (see the top of this file), for the seats of
+ * one event.
+ */
+function inLayout(
+  eventId: number,
+  seatIds: readonly number[],
+  fixed: { keys?: readonly string[]; args?: readonly ScriptArgument[] },
+  perSeat: readonly (readonly ScriptArgument[])[] = [],
+): ScriptArgument[] {
+  const keys = [
+    seatKeys.changes(eventId),
+    ...(fixed.keys ?? []),
+    ...seatIds.map((seatId) => seatKeys.seat(eventId, seatId)),
+  ];
+  const args = [eventId, SEAT_CHANGES_CHANNEL, ...(fixed.args ?? []), ...seatIds, ...perSeat.flat()];
+  return [keys.length, ...keys, ...args];
+}
+
+/**
+ * A script and its typed call: `layout` turns named arguments into numkeys, KEYS and ARGV, and
+ * `result` turns the reply into a typed result.
+ */
+class SeatScript<Name extends string, Args, Reply, Result> {
+  constructor(
+    readonly name: Name,
+    readonly lua: string,
+    private readonly layout: (args: Args) => ScriptArgument[],
+    private readonly result: (reply: Reply) => Result,
+  ) {}
+
+  /** Runs the script: one EVALSHA, auto-pipelined with the client's other commands of the tick. */
+  async run(redis: ScriptClient, args: Args): Promise<Result> {
+    type Command = (...keysAndArgs: ScriptArgument[]) => Promise<Reply>;
+    const commands = defineSeatScripts(redis) as unknown as Record<Name, Command>;
+    return this.result(await commands[this.name](...this.layout(args)));
+  }
+
+  /** Queues the script on a pipeline, whose `exec` reports its error (its reply is not read). */
+  queue(pipeline: ScriptPipeline, args: Args): void {
+    const commands = pipeline as unknown as Record<Name, (...keysAndArgs: ScriptArgument[]) => unknown>;
+    commands[this.name](...this.layout(args));
+  }
+}
+
+/**
+ * Shared by every script: `slice` reads a per-seat list out of KEYS or ARGV, `record_change`
+ * appends a change to the stream and publishes it.
+ */
+const HELPERS = `
+local function slice(list, skip, count)
+  local values = {}
+  for i = 1, count do values[i] = list[skip + i] end
+  return values
+end
+
+local function record_change(change_stream, channel, event_id, state, seat_ids, extra)
   if #seat_ids == 0 then return '' end
   local seats = '[' .. table.concat(seat_ids, ',') .. ']'
   local change = '{"eventId":' .. event_id .. ',"state":"' .. state .. '","seatIds":' .. seats .. extra
-  local id = redis.call('XADD', stream, 'MAXLEN', '~', 10000, '*', 'change', change .. '}')
+  local id = redis.call('XADD', change_stream, 'MAXLEN', '~', 10000, '*', 'change', change .. '}')
   redis.call('PUBLISH', channel, change .. ',"id":"' .. id .. '"}')
   return id
 end
-`;
-
-/**
- * KEYS: seat map hash, change stream, then one key per seat.
- * ARGV: token, ttl ms, event id, channel, then the seat ids (same order as the keys).
- * Returns {'cold'} when the event is not in the cache, {'unknown', seat ids...} for seats not of
- * the event, {'taken', seat ids...} when any seat is held or booked, else {'held', expiresAtMs}.
- */
-export const TAKE_SEATS = `${RECORD_CHANGE}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'cold'} end
-local unknown = {'unknown'}
-local taken = {'taken'}
-local seat_ids = {}
-for i = 3, #KEYS do
-  local seat_id = ARGV[i + 2]
-  seat_ids[#seat_ids + 1] = seat_id
-  if redis.call('HEXISTS', KEYS[1], seat_id) == 0 then
-    unknown[#unknown + 1] = seat_id
-  elseif redis.call('EXISTS', KEYS[i]) == 1 then
-    taken[#taken + 1] = seat_id
-  end
-end
-if #unknown > 1 then return unknown end
-if #taken > 1 then return taken end
-for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], 'h:' .. ARGV[1], 'PX', ARGV[2])
-end
-local now = redis.call('TIME')
-local expires_at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2])
-record_change(KEYS[2], ARGV[4], ARGV[3], 'held', seat_ids, ',"expiresAt":' .. expires_at)
-return {'held', tostring(expires_at)}
-`;
-
-/**
- * Compare-and-delete: frees each seat still held by this token (a hold that expired and was
- * taken by someone else is left alone). KEYS: change stream, seat keys. ARGV: token, event id,
- * channel, seat ids. Returns the freed seat ids.
- */
-export const RELEASE_HOLD = `${RECORD_CHANGE}
-local freed = {}
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == 'h:' .. ARGV[1] then
-    redis.call('DEL', KEYS[i])
-    freed[#freed + 1] = ARGV[i + 2]
-  end
-end
-record_change(KEYS[1], ARGV[3], ARGV[2], 'available', freed, '')
-return freed
 `;
 
 /**
@@ -74,95 +123,250 @@ return freed
  * then any change from Postgres is newer.
  */
 const SEAT_VERSION = `
-local function seat_version(versions, seat_id)
-  return tonumber(redis.call('HGET', versions, seat_id) or '-1')
+local function seat_version(version_hash, seat_id)
+  return tonumber(redis.call('HGET', version_hash, seat_id) or '-1')
 end
 `;
+
+/**
+ * Holds every seat for `ttlMs` under `token`, or none of them: `cold` when the event is not in the
+ * cache, `unknown` naming seats not of the event, `taken` naming seats held or booked.
+ */
+export const takeSeats = new SeatScript(
+  'takeSeats',
+  `${HELPERS}
+-- KEYS: change stream, seat map, then one key per seat.
+-- ARGV: event id, channel, token, ttl ms, then the seat ids.
+local change_stream, seat_map = KEYS[1], KEYS[2]
+local seat_count = #KEYS - 2
+local seat_keys = slice(KEYS, 2, seat_count)
+local event_id, channel, token, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local seat_ids = slice(ARGV, 4, seat_count)
+
+if redis.call('EXISTS', seat_map) == 0 then return {'cold'} end
+local unknown = {'unknown'}
+local taken = {'taken'}
+for i = 1, #seat_ids do
+  if redis.call('HEXISTS', seat_map, seat_ids[i]) == 0 then
+    unknown[#unknown + 1] = seat_ids[i]
+  elseif redis.call('EXISTS', seat_keys[i]) == 1 then
+    taken[#taken + 1] = seat_ids[i]
+  end
+end
+if #unknown > 1 then return unknown end
+if #taken > 1 then return taken end
+for i = 1, #seat_keys do
+  redis.call('SET', seat_keys[i], 'h:' .. token, 'PX', ttl_ms)
+end
+local now = redis.call('TIME')
+local expires_at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl_ms)
+record_change(change_stream, channel, event_id, 'held', seat_ids, ',"expiresAt":' .. expires_at)
+return {'held', tostring(expires_at)}
+`,
+  (args: { eventId: number; seatIds: readonly number[]; token: string; ttlMs: number }) =>
+    inLayout(args.eventId, args.seatIds, {
+      keys: [seatKeys.seatMap(args.eventId)],
+      args: [args.token, args.ttlMs],
+    }),
+  ([kind, ...rest]: string[]): TakeResult => {
+    if (kind === 'held') return { kind, expiresAt: Number(rest[0]) };
+    if (kind === 'unknown' || kind === 'taken') return { kind, seatIds: rest.map(Number) };
+    return { kind: 'cold' };
+  },
+);
+
+/**
+ * Compare-and-delete: frees each seat still held by this token (a hold that expired and was
+ * taken by someone else is left alone). Resolves to the freed seat ids.
+ */
+export const releaseHold = new SeatScript(
+  'releaseHold',
+  `${HELPERS}
+-- KEYS: change stream, then one key per seat.
+-- ARGV: event id, channel, token, then the seat ids.
+local change_stream = KEYS[1]
+local seat_count = #KEYS - 1
+local seat_keys = slice(KEYS, 1, seat_count)
+local event_id, channel, token = ARGV[1], ARGV[2], ARGV[3]
+local seat_ids = slice(ARGV, 3, seat_count)
+
+local freed = {}
+for i = 1, #seat_ids do
+  if redis.call('GET', seat_keys[i]) == 'h:' .. token then
+    redis.call('DEL', seat_keys[i])
+    freed[#freed + 1] = seat_ids[i]
+  end
+end
+record_change(change_stream, channel, event_id, 'available', freed, '')
+return freed
+`,
+  (args: { eventId: number; seatIds: readonly number[]; token: string }) =>
+    inLayout(args.eventId, args.seatIds, { args: [args.token] }),
+  (freed: string[]) => freed.map(Number),
+);
 
 /**
  * Marks seats booked by a user, each only if its version is newer than the one Redis shows: a
  * late or replayed confirmation (a paused processor's) never undoes a later cancellation. A
- * stale seat still held by this request's own token is released instead.
- * KEYS: change stream, version hash, seat keys. ARGV: user id, event id, channel, hold token
- * ('' for none), then the seat ids, then their versions (same order as the keys).
+ * stale seat still held by this request's own `holdToken` is released instead. Resolves to how
+ * many seats it booked.
  */
-export const MARK_BOOKED = `${RECORD_CHANGE}${SEAT_VERSION}
-local count = #KEYS - 2
+export const markBooked = new SeatScript(
+  'markBooked',
+  `${HELPERS}${SEAT_VERSION}
+-- KEYS: change stream, version hash, then one key per seat.
+-- ARGV: event id, channel, user id, hold token ('' for none), then the seat ids, then their versions.
+local change_stream, version_hash = KEYS[1], KEYS[2]
+local seat_count = #KEYS - 2
+local seat_keys = slice(KEYS, 2, seat_count)
+local event_id, channel, user_id, hold_token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local seat_ids = slice(ARGV, 4, seat_count)
+local versions = slice(ARGV, 4 + seat_count, seat_count)
+
 local booked, released = {}, {}
-for i = 1, count do
-  local key, seat_id, version = KEYS[i + 2], ARGV[4 + i], tonumber(ARGV[4 + count + i])
-  if version > seat_version(KEYS[2], seat_id) then
-    redis.call('SET', key, 'b:' .. ARGV[1])
-    redis.call('HSET', KEYS[2], seat_id, version)
+for i = 1, #seat_ids do
+  local seat_key, seat_id, version = seat_keys[i], seat_ids[i], tonumber(versions[i])
+  if version > seat_version(version_hash, seat_id) then
+    redis.call('SET', seat_key, 'b:' .. user_id)
+    redis.call('HSET', version_hash, seat_id, version)
     booked[#booked + 1] = seat_id
-  elseif ARGV[4] ~= '' and redis.call('GET', key) == 'h:' .. ARGV[4] then
-    redis.call('DEL', key)
+  elseif hold_token ~= '' and redis.call('GET', seat_key) == 'h:' .. hold_token then
+    redis.call('DEL', seat_key)
     released[#released + 1] = seat_id
   end
 end
-record_change(KEYS[1], ARGV[3], ARGV[2], 'booked', booked, ',"userId":' .. ARGV[1])
-record_change(KEYS[1], ARGV[3], ARGV[2], 'available', released, '')
+record_change(change_stream, channel, event_id, 'booked', booked, ',"userId":' .. user_id)
+record_change(change_stream, channel, event_id, 'available', released, '')
 return #booked
-`;
+`,
+  (args: { eventId: number; seats: readonly VersionedSeat[]; userId: number; holdToken: string | null }) =>
+    inLayout(
+      args.eventId,
+      args.seats.map((seat) => seat.seatId),
+      { keys: [seatKeys.versions(args.eventId)], args: [args.userId, args.holdToken ?? ''] },
+      [args.seats.map((seat) => seat.version)],
+    ),
+  (bookedCount: number) => bookedCount,
+);
 
 /**
  * Frees seats whose booking was cancelled in Postgres, each only if its version is newer than the
- * one Redis shows. A seat held (not booked) keeps its hold: that is a newer request's.
- * KEYS: change stream, version hash, seat keys. ARGV: event id, channel, then the seat ids, then
- * their versions. Returns the freed seat ids.
+ * one Redis shows. A seat held (not booked) keeps its hold: that is a newer request's. Resolves
+ * to the freed seat ids.
  */
-export const FREE_BOOKED = `${RECORD_CHANGE}${SEAT_VERSION}
-local count = #KEYS - 2
+export const freeBooked = new SeatScript(
+  'freeBooked',
+  `${HELPERS}${SEAT_VERSION}
+-- KEYS: change stream, version hash, then one key per seat.
+-- ARGV: event id, channel, then the seat ids, then their versions.
+local change_stream, version_hash = KEYS[1], KEYS[2]
+local seat_count = #KEYS - 2
+local seat_keys = slice(KEYS, 2, seat_count)
+local event_id, channel = ARGV[1], ARGV[2]
+local seat_ids = slice(ARGV, 2, seat_count)
+local versions = slice(ARGV, 2 + seat_count, seat_count)
+
 local freed = {}
-for i = 1, count do
-  local key, seat_id, version = KEYS[i + 2], ARGV[2 + i], tonumber(ARGV[2 + count + i])
-  if version > seat_version(KEYS[2], seat_id) then
-    redis.call('HSET', KEYS[2], seat_id, version)
-    local value = redis.call('GET', key)
+for i = 1, #seat_ids do
+  local seat_key, seat_id, version = seat_keys[i], seat_ids[i], tonumber(versions[i])
+  if version > seat_version(version_hash, seat_id) then
+    redis.call('HSET', version_hash, seat_id, version)
+    local value = redis.call('GET', seat_key)
     if value and string.sub(value, 1, 2) == 'b:' then
-      redis.call('DEL', key)
+      redis.call('DEL', seat_key)
       freed[#freed + 1] = seat_id
     end
   end
 end
-record_change(KEYS[1], ARGV[2], ARGV[1], 'available', freed, '')
+record_change(change_stream, channel, event_id, 'available', freed, '')
 return freed
-`;
+`,
+  (args: { eventId: number; seats: readonly VersionedSeat[] }) =>
+    inLayout(
+      args.eventId,
+      args.seats.map((seat) => seat.seatId),
+      { keys: [seatKeys.versions(args.eventId)] },
+      [args.seats.map((seat) => seat.version)],
+    ),
+  (freed: string[]) => freed.map(Number),
+);
 
 /**
  * Makes Redis show what Postgres read, for each seat whose version there is at least the one Redis
  * shows (an older read lost a race with the projector and is ignored). A booked seat overwrites
  * whatever Redis has; a free one removes a booking but keeps a hold (a request still pending).
- * Used to fill a cold event (announce 0) and by the reconciler (announce 1: stream clients see
- * each repair). KEYS: change stream, version hash, seat keys. ARGV: event id, channel, announce,
- * then the seat ids, then their booker ('' for free; 0 for booked by an unknown user), then their
- * versions. Returns the changed ids.
+ * Used to fill a cold event (`announce` false) and by the reconciler (`announce`: stream clients
+ * see each repair). Resolves to the changed seat ids.
  */
-export const SYNC_SEATS = `${RECORD_CHANGE}${SEAT_VERSION}
-local count = #KEYS - 2
+export const syncSeats = new SeatScript(
+  'syncSeats',
+  `${HELPERS}${SEAT_VERSION}
+-- KEYS: change stream, version hash, then one key per seat.
+-- ARGV: event id, channel, announce ('1' or '0'), then the seat ids, then their bookers ('' for
+-- free; 0 for booked by an unknown user), then their versions.
+local change_stream, version_hash = KEYS[1], KEYS[2]
+local seat_count = #KEYS - 2
+local seat_keys = slice(KEYS, 2, seat_count)
+local event_id, channel, announce = ARGV[1], ARGV[2], ARGV[3] == '1'
+local seat_ids = slice(ARGV, 3, seat_count)
+local bookers = slice(ARGV, 3 + seat_count, seat_count)
+local versions = slice(ARGV, 3 + 2 * seat_count, seat_count)
+
 local changed, freed = {}, {}
-for i = 1, count do
-  local key, seat_id = KEYS[i + 2], ARGV[3 + i]
-  local booker, version = ARGV[3 + count + i], tonumber(ARGV[3 + 2 * count + i])
-  local shown = seat_version(KEYS[2], seat_id)
+for i = 1, #seat_ids do
+  local seat_key, seat_id, booker, version = seat_keys[i], seat_ids[i], bookers[i], tonumber(versions[i])
+  local shown = seat_version(version_hash, seat_id)
   if version >= shown then
-    local value = redis.call('GET', key)
+    local value = redis.call('GET', seat_key)
     if booker ~= '' then
       if value ~= 'b:' .. booker then
-        redis.call('SET', key, 'b:' .. booker)
+        redis.call('SET', seat_key, 'b:' .. booker)
         changed[#changed + 1] = seat_id
-        if ARGV[3] == '1' then
-          record_change(KEYS[1], ARGV[2], ARGV[1], 'booked', {seat_id}, ',"userId":' .. booker)
+        if announce then
+          record_change(change_stream, channel, event_id, 'booked', {seat_id}, ',"userId":' .. booker)
         end
       end
     elseif value and string.sub(value, 1, 2) == 'b:' then
-      redis.call('DEL', key)
+      redis.call('DEL', seat_key)
       changed[#changed + 1] = seat_id
       freed[#freed + 1] = seat_id
     end
-    if version > shown then redis.call('HSET', KEYS[2], seat_id, version) end
+    if version > shown then redis.call('HSET', version_hash, seat_id, version) end
   end
 end
-if ARGV[3] == '1' then record_change(KEYS[1], ARGV[2], ARGV[1], 'available', freed, '') end
+if announce then record_change(change_stream, channel, event_id, 'available', freed, '') end
 return changed
-`;
+`,
+  (args: { eventId: number; seats: readonly SeatTruth[]; announce: boolean }) =>
+    inLayout(
+      args.eventId,
+      args.seats.map((seat) => seat.seatId),
+      { keys: [seatKeys.versions(args.eventId)], args: [args.announce ? 1 : 0] },
+      [args.seats.map((seat) => seat.bookedBy ?? ''), args.seats.map((seat) => seat.version)],
+    ),
+  (changed: string[]) => changed.map(Number),
+);
+
+/** Every seat script, as ioredis defines them on a client (and a test loads them). */
+export const SEAT_SCRIPTS = [takeSeats, releaseHold, markBooked, freeBooked, syncSeats];
+
+const clientsWithScripts = new WeakSet<ScriptClient>();
+
+/**
+ * Defines every seat script on the client, once: as commands of it and of its later pipelines.
+ * Call it when the client is created, before its first command: an auto-pipeline ioredis opened
+ * earlier in the same tick would not have the scripts ("pipeline[name] is not a function").
+ */
+export function defineSeatScripts(redis: ScriptClient): ScriptClient {
+  if (!clientsWithScripts.has(redis)) {
+    for (const { name, lua } of SEAT_SCRIPTS) redis.defineCommand(name, { lua });
+    clientsWithScripts.add(redis);
+  }
+  return redis;
+}
+
+/** A pipeline of the client that the seat scripts can be queued on. */
+export function scriptPipeline(redis: ScriptClient & Pick<Redis, 'pipeline'>): ScriptPipeline {
+  defineSeatScripts(redis);
+  return redis.pipeline() as ScriptPipeline;
+}
