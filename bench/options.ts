@@ -61,6 +61,7 @@ export const SYSTEM_ENV_DEFAULTS: Record<string, string> = {
   // Every request comes from the one load generator's address, standing for 60,000 buyers; the
   // per-user limit stays on.
   RATE_LIMIT_PER_ADDRESS: '0',
+  RATE_LIMIT_READS_PER_ADDRESS: '0',
 };
 
 const USAGE = `npm run bench -- [flags]

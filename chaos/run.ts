@@ -90,7 +90,8 @@ function node(script: string, env: Record<string, string>): Promise<void> {
     execFile(
       process.execPath,
       [script],
-      { env: { PATH: process.env.PATH ?? '', ...env } },
+      // A set-up step of this private stack: test mode, so it starts without the fleet's secret.
+      { env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env } },
       (error, _out, err) => (error ? reject(new Error(`${script}: ${err || error.message}`)) : resolve()),
     );
   });
@@ -135,6 +136,7 @@ async function startStack(tmp: string, logDir: string, userCount: number): Promi
       HOST: '127.0.0.1',
       JWT_SECRET: secret,
       RATE_LIMIT_PER_ADDRESS: '0',
+      RATE_LIMIT_READS_PER_ADDRESS: '0',
       LOG_LEVEL: 'warn',
       DATABASE_URL: postgres.url,
       REDIS_URL: redis.url,

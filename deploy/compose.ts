@@ -10,9 +10,9 @@ import { type DeployedFunction, isHttp, methodsOf, pathPattern } from './functio
 import {
   CONTAINER_PORT,
   deploymentValues,
-  isRequired,
+  isRequiredOneOf,
   PER_CONTAINER,
-  REQUIRED,
+  REQUIRED_ONE_OF,
   SHARED_VARIABLES,
   type Variable,
   variableMeanings,
@@ -72,9 +72,6 @@ export const STACK_VARIABLES = [
 
 /** A value compose takes from the environment (.env) when set there, else `fallback`. */
 const fromEnv = (name: string, fallback: string) => `\${${name}:-${fallback}}`;
-
-/** A value compose must find in the environment (.env): unset or empty, `docker compose` refuses. */
-const requiredFromEnv = (name: string) => `\${${name}:?set ${name} in .env, see .env.example}`;
 
 const IMAGE = fromEnv('SEATRUSH_IMAGE', 'seatrush:latest');
 const HOSTS = { postgres: 'postgres', redis: 'redis', kafka: 'kafka' };
@@ -164,10 +161,7 @@ export function composeFile(functions: DeployedFunction[]): string {
   const values = composeValues();
   const environment = doc.createNode({
     ...Object.fromEntries(
-      SHARED_VARIABLES.map((variable) => [
-        variable,
-        isRequired(variable) ? requiredFromEnv(variable) : fromEnv(variable, values[variable]),
-      ]),
+      SHARED_VARIABLES.map((variable) => [variable, fromEnv(variable, values[variable])]),
     ),
     NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
   });
@@ -374,15 +368,16 @@ export function envExample(): string {
   const meanings = variableMeanings();
   const line = (name: string, value: string, meaning: string | undefined) =>
     [`# ${meaning || '(no description in ConfigSchema)'}`, `${name}=${value}`].join('\n');
-  const required = (name: Variable) =>
+  const choices = Object.keys(REQUIRED_ONE_OF).join(' or ');
+  const requiredOneOf = (name: Variable) =>
     [
       `# ${meanings.get(name) || '(no description in ConfigSchema)'}`,
-      `# REQUIRED, no default: ${REQUIRED[name]}. docker compose refuses to start without it.`,
+      `# REQUIRED, ${choices}: ${REQUIRED_ONE_OF[name]}. Without either, every service refuses to start.`,
       `${name}=`,
     ].join('\n');
   return [
     `# ${generatedNotice("the defaults and descriptions of lib/platform/config.ts' ConfigSchema")}`,
-    `# Settings of docker-compose.yml: copy to .env and set ${Object.keys(REQUIRED).join(', ')} (required);`,
+    `# Settings of docker-compose.yml: copy to .env and set ${choices} (one is required);`,
     '# change what else you need; unset ones keep these values.',
     '',
     '## The stack',
@@ -390,7 +385,9 @@ export function envExample(): string {
     '',
     '## Every function (lib/platform/config.ts)',
     ...SHARED_VARIABLES.map((variable) =>
-      isRequired(variable) ? required(variable) : line(variable, values[variable], meanings.get(variable)),
+      isRequiredOneOf(variable)
+        ? requiredOneOf(variable)
+        : line(variable, values[variable], meanings.get(variable)),
     ),
     '',
     `## Set per service by docker-compose.yml, not here: ${PER_CONTAINER.join(', ')}`,

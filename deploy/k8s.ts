@@ -11,7 +11,7 @@ import {
   CONTAINER_PORT,
   deploymentValues,
   isSecret,
-  REQUIRED,
+  REQUIRED_ONE_OF,
   SHARED_VARIABLES,
   type Variable,
 } from './settings.ts';
@@ -224,8 +224,9 @@ export function configManifests(): string {
       'Settings of every function (lib/platform/config.ts). The Secret holds placeholders for in-cluster',
       'services named postgres, redis and kafka: replace it in an overlay (secretGenerator with',
       'behavior: replace, or your secret manager) before use.',
-      `${Object.keys(REQUIRED).join(', ')} is empty here: every function refuses to start until the`,
-      'overlay sets it (NODE_ENV is production, where lib/platform/config.ts refuses the public default).',
+      `${Object.keys(REQUIRED_ONE_OF).join(' and ')} are empty here: every function refuses to start until the`,
+      'overlay sets one (NODE_ENV is production, where lib/platform/config.ts refuses the public default;',
+      'a provider also needs AUTH_ISSUER and AUTH_AUDIENCE in the ConfigMap).',
     ].join('\n'),
   );
 }

@@ -35,19 +35,24 @@ export function schemaDefaults(): Record<Variable, string> {
 }
 
 /**
- * Settings every deployment must give itself, and how to make one: their ConfigSchema default is
- * public (in this repository) and lib/platform/config.ts refuses it with NODE_ENV=production, so the
- * generated files carry no value for them and nothing starts until one is set.
+ * How a deployment checks bearer tokens, which it must choose itself: a secret of its own, or an
+ * identity provider's key set. JWT_SECRET's ConfigSchema default is public (in this repository)
+ * and AUTH_JWKS_URL's empty, so the generated files carry no value for either, NODE_ENV is
+ * production, and every function (and every set-up step, which reads the same settings) refuses
+ * to start until one is set, with one line from lib/platform/config.ts. Neither alone can be
+ * required by a compose file's `${NAME:?}`, so the refusal is the functions'.
  */
-export const REQUIRED: Partial<Record<Variable, string>> = {
+export const REQUIRED_ONE_OF: Partial<Record<Variable, string>> = {
   JWT_SECRET: '32 or more random characters, e.g. the output of `openssl rand -base64 48`',
+  AUTH_JWKS_URL:
+    "your identity provider's JSON Web Key Set (https), with AUTH_ISSUER and AUTH_AUDIENCE (README, Identity providers)",
 };
 
-export const isRequired = (variable: string): boolean => variable in REQUIRED;
+export const isRequiredOneOf = (variable: string): boolean => variable in REQUIRED_ONE_OF;
 
 /**
  * Values a deployment changes from the local-stack defaults: service names instead of 127.0.0.1,
- * production mode, no value for the REQUIRED settings, and the client address taken from
+ * production mode, no value for the REQUIRED_ONE_OF settings, and the client address taken from
  * X-Forwarded-For: every request comes through a proxy (compose's gateway, the cluster's
  * ingress-nginx) that replaces that header with the address it sees, so without it every client
  * would share the proxy's address and one per-address rate limit. Everything else keeps
@@ -64,7 +69,7 @@ export function deploymentValues(
     REDIS_URL: `redis://${hosts.redis}:6379/0`,
     KAFKA_BROKERS: `${hosts.kafka}:9092`,
     TRUST_PROXY: 'true',
-    ...Object.fromEntries(Object.keys(REQUIRED).map((variable) => [variable, ''])),
+    ...Object.fromEntries(Object.keys(REQUIRED_ONE_OF).map((variable) => [variable, ''])),
     ...overrides,
   };
 }

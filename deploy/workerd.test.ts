@@ -26,7 +26,9 @@ function settings(): string[] {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     KAFKA_PREFIX: PREFIX,
     LOG_LEVEL: 'silent',
-    // The Worker verifies the bearer tokens that bearer() signs with this process's settings.
+    // The Worker verifies the bearer tokens that bearer() signs with this process's settings
+    // (wrangler.toml says production, where the test secret would not start).
+    NODE_ENV: process.env.NODE_ENV,
     JWT_SECRET: process.env.JWT_SECRET,
   };
   return Object.entries(vars).flatMap(([name, value]) =>
@@ -74,12 +76,14 @@ describe('the HTTP functions on workerd (wrangler dev)', { timeout: 180_000 }, (
     assert.equal((await fetch(`${url}/readyz`)).status, 200, 'Postgres, Redis and Kafka answer from workerd');
   });
 
-  it('reads: GET /events lists an event just created in Postgres', async () => {
+  it('reads: GET /events/:id shows an event just created in Postgres, GET /events a page of them', async () => {
     const { eventId } = await createTestEvent(services, 3, 'On workerd');
-    const response = await fetch(`${url}/events`);
+    const response = await fetch(`${url}/events/${eventId}`);
     assert.equal(response.status, 200, worker.output());
-    const events = (await response.json()) as { id: number; total_seats: number }[];
-    assert.equal(events.find((event) => event.id === eventId)?.total_seats, 3);
+    assert.equal(((await response.json()) as { total_seats: number }).total_seats, 3);
+    const page = await fetch(`${url}/events?limit=2`);
+    assert.equal(page.status, 200);
+    assert.equal(((await page.json()) as unknown[]).length, 2);
     const missing = await fetch(`${url}/no/such/route`);
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('content-type'), 'application/problem+json');

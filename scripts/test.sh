@@ -12,9 +12,10 @@ export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/sea
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 export KAFKA_PREFIX="${TEST_KAFKA_PREFIX:-test.}"
 export KAFKAJS_NO_PARTITIONER_WARNING=1
-# Every test client is 127.0.0.1: the per-address limit would throttle the load tests. The
+# Every test client is 127.0.0.1: the per-address limits would throttle the load tests. The
 # limiter itself is tested with its own settings (lib/platform/rate-limit.test.ts).
 export RATE_LIMIT_PER_ADDRESS="${RATE_LIMIT_PER_ADDRESS:-0}"
+export RATE_LIMIT_READS_PER_ADDRESS="${RATE_LIMIT_READS_PER_ADDRESS:-0}"
 
 echo "== typecheck" >&2
 npx tsc --noEmit

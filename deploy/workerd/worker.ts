@@ -30,7 +30,9 @@ let gateway: Hono<AppEnv> | undefined;
 
 export default {
   fetch(request: Request, env: WorkerEnv, context: ExecutionContext): Response | Promise<Response> {
-    gateway ??= buildGateway(settingsOf(env).FUNCTION);
+    // Settings that cannot start a function (no secret or identity provider in production) refuse
+    // every request, /healthz too, with the one config line, as the Node runner refuses to start.
+    gateway ??= buildGateway(parseConfig(settingsOf(env)).FUNCTION);
     return gateway.fetch(request, env, context);
   },
 };

@@ -1,44 +1,202 @@
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import type { MiddlewareHandler } from 'hono';
 import { uniqueSymbol } from 'hono-openapi';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import * as v from 'valibot';
-import type { Config } from './config.ts';
+import { type Config, ConfigSchema } from './config.ts';
 import type { AuthenticatedEnv, Caller, Role } from './env.ts';
 import { ApiError } from './errors.ts';
 import { problemResponses } from './openapi.ts';
-import { IdParam } from './validation.ts';
+import { Id, IdParam } from './validation.ts';
 
 export const ROLES = ['user', 'admin'] as const satisfies readonly Role[];
 
-/** The claims a token must carry: `sub` is the user id, `role` what the user may do. */
-const Claims = v.object({
-  sub: IdParam,
-  role: v.picklist(ROLES),
-});
-
-type VerifyToken = (token: string) => unknown;
+/** The settings that decide which tokens pass (lib/platform/config.ts, issue 17 part A). */
+const TOKEN_SETTINGS = [
+  'JWT_SECRET',
+  'AUTH_MAX_TOKEN_LIFETIME_S',
+  'AUTH_CLOCK_SKEW_S',
+  'AUTH_JWKS_URL',
+  'AUTH_ISSUER',
+  'AUTH_AUDIENCE',
+  'AUTH_ROLE_CLAIM',
+  'AUTH_USER_ID_CLAIM',
+  'AUTH_JWKS_COOLDOWN_S',
+  'AUTH_JWKS_CACHE_MAX_AGE_S',
+] as const satisfies readonly (keyof Config)[];
+type TokenSettings = Pick<Config, (typeof TOKEN_SETTINGS)[number]>;
 
 /**
- * One synchronous HS256 verifier per secret (fast-jwt, over node:crypto's HMAC). Hono's jwt
- * middleware verifies through WebCrypto, whose every call is an async job on the thread pool:
- * about 25 µs of CPU against 5 µs here, and the largest single cost of a booking request in
- * the benchmark's profile of `book`.
+ * ConfigSchema's defaults for the token settings: the benchmark's obvious design hands
+ * `authenticate()` a config of JWT_SECRET alone (bench/baseline/app.ts), and gets what a function
+ * with only that setting would.
  */
-const verifiers = new Map<string, VerifyToken>();
-function verifierFor(secret: string): VerifyToken {
-  let verify = verifiers.get(secret);
-  if (!verify) {
-    verify = createVerifier({ key: secret, algorithms: ['HS256'] });
-    verifiers.set(secret, verify);
+const TOKEN_DEFAULTS: TokenSettings = v.parse(v.pick(ConfigSchema, TOKEN_SETTINGS), {});
+
+/** A user id in a claim: a number, or the decimal string `sub` always is. */
+const UserId = v.union([Id, IdParam]);
+
+/** Checks a token and says who it is for; throws a 401 (or a 503 when keys cannot be fetched). */
+type Authenticator = (token: string) => Caller | Promise<Caller>;
+
+/**
+ * One authenticator per config: a function's config is parsed once per process. (On workerd each
+ * request parses its own, so the JWKS clients, whose cache must outlive a request, are shared by
+ * URL below.)
+ */
+const authenticators = new WeakMap<object, Authenticator>();
+function authenticatorFor(config: Partial<TokenSettings>): Authenticator {
+  let authenticator = authenticators.get(config);
+  if (!authenticator) {
+    const settings = { ...TOKEN_DEFAULTS, ...config };
+    authenticator =
+      settings.AUTH_JWKS_URL === '' ? hs256Authenticator(settings) : jwksAuthenticator(settings);
+    authenticators.set(config, authenticator);
   }
-  return verify;
+  return authenticator;
 }
 
-const BEARER = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+)$/i;
+const invalidToken = (reason: string, cause?: unknown) =>
+  new ApiError('UNAUTHORIZED', {
+    detail: `The bearer token is not valid: ${reason}`,
+    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+    cause,
+  });
 
 /**
- * Requires `Authorization: Bearer <JWT>` (HS256, JWT_SECRET, `exp` and `nbf` checked) and puts
- * the caller on the context as `c.get('caller')`. Missing, expired or forged: 401.
+ * HS256 with JWT_SECRET, for local use: synchronous (fast-jwt, over node:crypto's HMAC). Hono's
+ * jwt middleware verifies through WebCrypto, whose every call is an async job on the thread pool:
+ * about 25 µs of CPU against 5 µs here, and the largest single cost of a booking request in the
+ * benchmark's profile of `book`.
+ */
+function hs256Authenticator(settings: TokenSettings): Authenticator {
+  const verify = createVerifier({
+    key: settings.JWT_SECRET,
+    algorithms: ['HS256'],
+    requiredClaims: ['exp'],
+    clockTolerance: settings.AUTH_CLOCK_SKEW_S * 1000,
+  });
+  const callerOf = callerReader(settings);
+  return (token) => {
+    let payload: Record<string, unknown>;
+    try {
+      payload = verify(token);
+    } catch (error) {
+      throw invalidToken(error instanceof TokenError ? error.message : 'unreadable', error);
+    }
+    return callerOf(payload);
+  };
+}
+
+/**
+ * A client of the provider's key set is kept per URL and timings: its cache (and the cooldown
+ * that keeps unknown `kid`s from fetching the set again and again) must outlive a request.
+ */
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+/** The errors that say the token is bad; any other failure is fetching or reading the key set. */
+const TOKEN_ERRORS = [
+  joseErrors.JWTClaimValidationFailed,
+  joseErrors.JWTExpired,
+  joseErrors.JWTInvalid,
+  joseErrors.JWSInvalid,
+  joseErrors.JWSSignatureVerificationFailed,
+  joseErrors.JOSEAlgNotAllowed,
+  joseErrors.JOSENotSupported,
+  joseErrors.JWKSNoMatchingKey,
+  joseErrors.JWKSMultipleMatchingKeys,
+];
+
+/**
+ * RS256 or ES256 tokens of an identity provider, checked against its key set (jose): the issuer
+ * and audience must be this deployment's. A `kid` the cached set lacks fetches it again, at most
+ * once per AUTH_JWKS_COOLDOWN_S, so rotated keys are picked up and forged `kid`s cost nothing.
+ */
+function jwksAuthenticator(settings: TokenSettings): Authenticator {
+  const { AUTH_JWKS_URL: url, AUTH_JWKS_COOLDOWN_S: cooldown, AUTH_JWKS_CACHE_MAX_AGE_S: maxAge } = settings;
+  const cacheKey = `${cooldown} ${maxAge} ${url}`;
+  let keySet = keySets.get(cacheKey);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(url), {
+      cooldownDuration: cooldown * 1000,
+      cacheMaxAge: maxAge * 1000,
+    });
+    keySets.set(cacheKey, keySet);
+  }
+  const keys = keySet;
+  const options = {
+    algorithms: ['RS256', 'ES256'],
+    issuer: settings.AUTH_ISSUER,
+    audience: settings.AUTH_AUDIENCE,
+    requiredClaims: ['exp'],
+    clockTolerance: settings.AUTH_CLOCK_SKEW_S,
+  };
+  const callerOf = callerReader(settings);
+  return async (token) => {
+    try {
+      return callerOf((await jwtVerify(token, keys, options)).payload);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      if (TOKEN_ERRORS.some((type) => error instanceof type)) {
+        throw invalidToken((error as Error).message, error);
+      }
+      throw new ApiError('SERVICE_UNAVAILABLE', {
+        detail: "The identity provider's keys cannot be fetched to check the bearer token; retry shortly",
+        headers: { 'retry-after': '5' },
+        cause: error,
+      });
+    }
+  };
+}
+
+/**
+ * The caller a verified token names, once its lifetime is within bounds: `exp - iat` (or
+ * `exp - now` without `iat`) at most AUTH_MAX_TOKEN_LIFETIME_S, so a leaked token is not good for
+ * ever, and `iat` not in the future. The user id and role come from the configured claims.
+ */
+function callerReader(settings: TokenSettings): (payload: Record<string, unknown>) => Caller {
+  const userIdOf = claimReader(settings.AUTH_USER_ID_CLAIM);
+  const roleOf = claimReader(settings.AUTH_ROLE_CLAIM);
+  const { AUTH_MAX_TOKEN_LIFETIME_S: maxLifetime, AUTH_CLOCK_SKEW_S: skew } = settings;
+  return (payload) => {
+    const now = Date.now() / 1000;
+    const { exp, iat } = payload as { exp: number; iat?: unknown };
+    if (typeof iat === 'number' && iat > now + skew) throw invalidToken('its iat is in the future');
+    if (exp - (typeof iat === 'number' ? iat : now) > maxLifetime) {
+      throw invalidToken(`it lives longer than ${maxLifetime} s (AUTH_MAX_TOKEN_LIFETIME_S)`);
+    }
+    const id = v.safeParse(UserId, userIdOf(payload));
+    if (!id.success) {
+      throw invalidToken(
+        `its ${settings.AUTH_USER_ID_CLAIM} claim must be a user id (a positive 32-bit integer)`,
+      );
+    }
+    const role = roleOf(payload);
+    const admin = role === 'admin' || (Array.isArray(role) && role.includes('admin'));
+    return { id: id.output, role: admin ? 'admin' : 'user' };
+  };
+}
+
+/**
+ * A claim by its name, or else by a dotted path into nested claims (`realm_access.roles`).
+ * The whole name first: Auth0's namespaced claims are URLs, dots included.
+ */
+function claimReader(name: string): (payload: Record<string, unknown>) => unknown {
+  const path = name.split('.');
+  const own = (value: unknown, key: string): unknown =>
+    typeof value === 'object' && value !== null && Object.hasOwn(value, key)
+      ? (value as Record<string, unknown>)[key]
+      : undefined;
+  return (payload) => (Object.hasOwn(payload, name) ? payload[name] : path.reduce(own, payload as unknown));
+}
+
+const BEARER = /^Bearer +([\w-]+\.[\w-]+\.[\w-]*)$/i;
+
+/**
+ * Requires `Authorization: Bearer <JWT>` and puts the caller on the context as
+ * `c.get('caller')`. Missing, expired, without `exp`, too long-lived, forged or of another
+ * algorithm, issuer or audience: 401. HS256 with JWT_SECRET, or the provider's RS256/ES256 keys
+ * when AUTH_JWKS_URL is set (never both: a deployment with a provider accepts none of its own).
  */
 export function authenticate(): MiddlewareHandler<AuthenticatedEnv> {
   const middleware: MiddlewareHandler<AuthenticatedEnv> = async (c, next) => {
@@ -49,20 +207,9 @@ export function authenticate(): MiddlewareHandler<AuthenticatedEnv> {
         headers: { 'www-authenticate': 'Bearer' },
       });
     }
-    let payload: unknown;
-    try {
-      payload = verifierFor(c.get('services').config.JWT_SECRET)(token);
-    } catch (error) {
-      throw new ApiError('UNAUTHORIZED', {
-        detail: `The bearer token is not valid: ${error instanceof TokenError ? error.message : 'unreadable'}`,
-        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-      });
-    }
-    const claims = v.safeParse(Claims, payload);
-    if (!claims.success) {
-      throw new ApiError('UNAUTHORIZED', { detail: 'The token must carry a user id (sub) and a role' });
-    }
-    c.set('caller', { id: claims.output.sub, role: claims.output.role });
+    const caller = authenticatorFor(c.get('services').config)(token);
+    // HS256 answers at once: the booking hot path awaits no promise for it.
+    c.set('caller', caller instanceof Promise ? await caller : caller);
     await next();
   };
   // The same mark hono-openapi's describeRoute() leaves: the OpenAPI document shows the route

@@ -24,9 +24,12 @@ export const DEV_JWT_SECRET = 'development-only-secret-change-me-in-production';
  * deploy files' comments (`npm run deploy:gen`) are generated from it.
  */
 export const ConfigSchema = v.object({
+  // Unset is production: a deployment that forgets it must not accept the public JWT_SECRET.
   NODE_ENV: v.pipe(
-    v.optional(v.picklist(['development', 'test', 'production']), 'development'),
-    v.description('`development`, `test` or `production`'),
+    v.optional(v.picklist(['development', 'test', 'production']), 'production'),
+    v.description(
+      '`development`, `test` or `production`; only `development` and `test` accept the public development JWT_SECRET (`npm start` and the tests set it)',
+    ),
   ),
   LOG_LEVEL: v.pipe(
     v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
@@ -127,11 +130,76 @@ export const ConfigSchema = v.object({
       'the pause between two runs of `reconciler`, which repairs the Redis seat cache from Postgres: drift from any cause heals within about this long plus one run',
     ),
   ),
+  // Issue 17, part A (tokens and identity providers): how bearer tokens are verified, from
+  // JWT_SECRET to AUTH_JWKS_CACHE_MAX_AGE_S. lib/platform/auth.ts reads them; parseConfig refuses
+  // combinations that would leave tokens unchecked.
   JWT_SECRET: v.pipe(
-    v.optional(v.pipe(v.string(), v.minLength(32, 'must be at least 32 characters')), DEV_JWT_SECRET),
-    v.description(
-      'HS256 secret of the bearer tokens (32+ characters); start-up refuses the default in production',
+    v.optional(
+      v.pipe(
+        v.string(),
+        // Empty is unset: the deploy files pass every setting, with no value for this one.
+        v.transform((value) => value || DEV_JWT_SECRET),
+        v.minLength(32, 'must be at least 32 characters'),
+      ),
+      DEV_JWT_SECRET,
     ),
+    v.description(
+      'HS256 secret of the bearer tokens (32+ characters); unset, a public development secret that only NODE_ENV `development` or `test` accepts. Unused when AUTH_JWKS_URL is set',
+    ),
+  ),
+  AUTH_MAX_TOKEN_LIFETIME_S: v.pipe(
+    integer(86_400, 1),
+    v.description(
+      'the longest a bearer token may live: its `exp` minus its `iat` (minus now without `iat`); a token without `exp` is refused',
+    ),
+  ),
+  AUTH_CLOCK_SKEW_S: v.pipe(
+    integer(30),
+    v.description("how far the token issuer's clock may be off ours: leeway on `exp`, `nbf` and `iat`"),
+  ),
+  AUTH_JWKS_URL: v.pipe(
+    v.optional(v.string(), ''),
+    v.check(
+      (value) =>
+        value === '' ||
+        (URL.canParse(value) && /^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$))/.test(value)),
+      'must be an https:// URL (http:// only on localhost or 127.0.0.1)',
+    ),
+    v.description(
+      "an identity provider's JSON Web Key Set: when set, bearer tokens must be RS256 or ES256 tokens it signed (HS256 ones are refused); unset, HS256 with JWT_SECRET",
+    ),
+  ),
+  AUTH_ISSUER: v.pipe(
+    v.optional(v.string(), ''),
+    v.description("the `iss` the provider's tokens carry (required with AUTH_JWKS_URL)"),
+  ),
+  AUTH_AUDIENCE: v.pipe(
+    v.optional(v.string(), ''),
+    v.description(
+      "the `aud` the provider's tokens must name: this API's identifier there (required with AUTH_JWKS_URL)",
+    ),
+  ),
+  AUTH_ROLE_CLAIM: v.pipe(
+    v.optional(v.pipe(v.string(), v.minLength(1, 'must name a claim')), 'role'),
+    v.description(
+      'the claim carrying the role: a name, or a dotted path such as `realm_access.roles`; `admin` there (or in a list there) makes an admin, anything else or nothing a user',
+    ),
+  ),
+  AUTH_USER_ID_CLAIM: v.pipe(
+    v.optional(v.pipe(v.string(), v.minLength(1, 'must name a claim')), 'sub'),
+    v.description(
+      "the claim carrying the user id, a positive 32-bit integer (the database's): a name or a dotted path, for providers whose `sub` is a UUID",
+    ),
+  ),
+  AUTH_JWKS_COOLDOWN_S: v.pipe(
+    integer(30),
+    v.description(
+      'a token signed with a key (`kid`) the cached key set lacks fetches the set again at most this often',
+    ),
+  ),
+  AUTH_JWKS_CACHE_MAX_AGE_S: v.pipe(
+    integer(600, 1),
+    v.description('how long a fetched key set is used before it is fetched again'),
   ),
   RATE_LIMIT_PER_USER: v.pipe(
     integer(20),
@@ -142,6 +210,37 @@ export const ConfigSchema = v.object({
     v.description('`book`/`cancel` requests per client address per window (0: off)'),
   ),
   RATE_LIMIT_WINDOW_S: v.pipe(integer(10, 1), v.description('the sliding window, in seconds')),
+  // Issue 17, part 3 (the bounded public surface): reads limited per address, seat streams
+  // capped, unknown event ids remembered, a deadline on every answer.
+  RATE_LIMIT_READS_PER_ADDRESS: v.pipe(
+    integer(600),
+    v.description(
+      'public reads (`GET /events`, `/events/:id`, `/events/seats/:id`, opening a seat stream) per client address per window, all of them together (0: off)',
+    ),
+  ),
+  // A venue's or an office's buyers may share one address, each with a tab or two open.
+  SSE_MAX_PER_ADDRESS: v.pipe(
+    integer(16),
+    v.description(
+      'open seat streams per client address, counted per process (0: no cap); one more is refused with 429',
+    ),
+  ),
+  SSE_MAX_PER_PROCESS: v.pipe(
+    integer(5_000),
+    v.description('open seat streams per process (0: no cap); one more is refused with 429'),
+  ),
+  UNKNOWN_EVENT_TTL_MS: v.pipe(
+    integer(2_000, 1),
+    v.description(
+      'how long a process remembers that an event id named no event, answering 404 again without asking Postgres; an event created with that id meanwhile is seen at most this late',
+    ),
+  ),
+  REQUEST_TIMEOUT_MS: v.pipe(
+    integer(10_000, 100),
+    v.description(
+      'an HTTP request not answered within this gets a 503 (an open seat stream goes on); keep it above KAFKA_SEND_TIMEOUT_MS, so `book` and `cancel` answer by their own deadlines',
+    ),
+  ),
   TRUST_PROXY: v.pipe(
     v.optional(
       v.pipe(
@@ -150,7 +249,65 @@ export const ConfigSchema = v.object({
       ),
       'false',
     ),
-    v.description('take the client address from `X-Forwarded-For` (only behind a proxy that sets it)'),
+    v.description(
+      "take the client address from `X-Forwarded-For`'s last entry, the one the proxy in front of the functions wrote (only behind a proxy that sets it; entries before it are the client's word)",
+    ),
+  ),
+  // Issue 17, part 4 (trust boundaries): which other sites' pages may call the API.
+  CORS_ORIGINS: v.pipe(
+    v.optional(
+      v.pipe(
+        v.string(),
+        v.transform((value) => (value.trim() === '' ? [] : value.split(',').map((origin) => origin.trim()))),
+        v.array(
+          v.pipe(
+            v.string(),
+            v.check(
+              (origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin),
+              'each origin must be scheme://host[:port] as a browser sends it (lower case, no path or trailing slash), or `*`',
+            ),
+          ),
+        ),
+        v.check(
+          (origins) => !origins.includes('*') || origins.length === 1,
+          '`*` stands alone: it already allows every origin',
+        ),
+      ),
+      '',
+    ),
+    v.description(
+      "other sites whose pages may call the API from a browser (CORS): comma-separated origins such as `https://shop.example`, or `*` for any; unset: this site's own pages only. Never with cookies (`Access-Control-Allow-Credentials`): callers authenticate with a bearer token",
+    ),
+  ),
+  // Issue 17, part 5 (sign-in on the page): the seat-map page signs in with an OpenID Connect
+  // provider itself (authorization code with PKCE, in the browser); '' leaves it unset.
+  AUTH_OIDC_ISSUER: v.pipe(
+    v.optional(v.string(), ''),
+    v.check(
+      (value) =>
+        value === '' ||
+        (URL.canParse(value) && /^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$))/.test(value)),
+      'must be an https:// URL (http:// only on localhost or 127.0.0.1)',
+    ),
+    v.description(
+      'the OpenID Connect provider the seat-map page signs in with (discovery at `<issuer>/.well-known/openid-configuration`); unset: no sign-in in production, sign-in as a demo user in development',
+    ),
+  ),
+  AUTH_OIDC_CLIENT_ID: v.pipe(
+    v.optional(v.string(), ''),
+    v.description(
+      "the page's client id at that provider: a public client (no secret, PKCE) allowed to redirect to `<this site>/map/*`",
+    ),
+  ),
+  AUTH_OIDC_SCOPE: v.pipe(
+    v.optional(v.pipe(v.string(), v.minLength(1)), 'openid'),
+    v.description('the scopes the page asks the provider for, space-separated'),
+  ),
+  AUTH_OIDC_AUDIENCE: v.pipe(
+    v.optional(v.string(), ''),
+    v.description(
+      'sent as the `audience` parameter when set, for providers that issue an access token for an API only when asked (Auth0)',
+    ),
   ),
 });
 
@@ -160,6 +317,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Issue 17, part A: what would let a token through unchecked. The public development secret
+ * only where NODE_ENV says development or test (unset is production); a key set only with the
+ * issuer and audience its tokens must carry, since one provider signs tokens for many clients.
+ */
+function tokenSettingsProblem(config: Config): string | undefined {
+  if (config.AUTH_JWKS_URL !== '') {
+    if (config.AUTH_ISSUER === '' || config.AUTH_AUDIENCE === '') {
+      return 'AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE (the iss and aud its tokens carry)';
+    }
+  } else if (config.AUTH_ISSUER !== '' || config.AUTH_AUDIENCE !== '') {
+    return 'AUTH_ISSUER and AUTH_AUDIENCE apply to the tokens of AUTH_JWKS_URL, which is not set';
+  } else if (config.JWT_SECRET === DEV_JWT_SECRET && config.NODE_ENV === 'production') {
+    return 'set JWT_SECRET (32+ random characters) or AUTH_JWKS_URL: the default secret is public, and only NODE_ENV=development or test accepts it';
+  }
+  return undefined;
+}
+
 /** Parses the environment; a bad value throws one line naming the variable. */
 export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
   const known = Object.fromEntries(
@@ -167,8 +342,12 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   );
   const result = v.safeParse(ConfigSchema, known);
   if (result.success) {
-    if (result.output.NODE_ENV === 'production' && result.output.JWT_SECRET === DEV_JWT_SECRET) {
-      throw new ConfigError('config: JWT_SECRET must be set in production (the default is public)');
+    const unverifiable = tokenSettingsProblem(result.output);
+    if (unverifiable) throw new ConfigError(`config: ${unverifiable}`);
+    if ((result.output.AUTH_OIDC_ISSUER === '') !== (result.output.AUTH_OIDC_CLIENT_ID === '')) {
+      throw new ConfigError(
+        'config: AUTH_OIDC_ISSUER and AUTH_OIDC_CLIENT_ID are set together or not at all',
+      );
     }
     return result.output;
   }

@@ -5,7 +5,8 @@ import { ConfigError, ConfigSchema, parseConfig } from './config.ts';
 
 describe('parseConfig', () => {
   it('has defaults that work against the local stack', () => {
-    const config = parseConfig({});
+    // In development: unset, NODE_ENV is production, which needs a secret (auth.unit.test.ts).
+    const config = parseConfig({ NODE_ENV: 'development' });
     assert.equal(config.DATABASE_URL, 'postgres://postgres@127.0.0.1:5432/seatrush');
     assert.equal(config.REDIS_URL, 'redis://127.0.0.1:6379/0');
     assert.deepEqual(config.KAFKA_BROKERS, ['127.0.0.1:9092']);
@@ -13,7 +14,7 @@ describe('parseConfig', () => {
   });
 
   it('parses lists and numbers', () => {
-    const config = parseConfig({ KAFKA_BROKERS: 'a:1, b:2', PORT: '8080' });
+    const config = parseConfig({ NODE_ENV: 'development', KAFKA_BROKERS: 'a:1, b:2', PORT: '8080' });
     assert.deepEqual(config.KAFKA_BROKERS, ['a:1', 'b:2']);
     assert.equal(config.PORT, 8080);
   });
