@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { parse, parseAllDocuments } from 'yaml';
 import { FUNCTIONS } from '../functions/registry.ts';
 import { createFunctionApp } from '../lib/platform/app.ts';
@@ -28,7 +28,7 @@ import {
 import { describeFunctions, isHttp, methodsOf, samplePath } from './functions.ts';
 import { functionManifestPaths, generatedFiles, ROOT } from './generate.ts';
 import { BASE_DIR, CONFIG_MAP, SECRET } from './k8s.ts';
-import { CONTAINER_PORT, isRequired, isSecret, REQUIRED, SHARED_VARIABLES, VARIABLES } from './settings.ts';
+import { CONTAINER_PORT, isSecret, REQUIRED_ONE_OF, SHARED_VARIABLES, VARIABLES } from './settings.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, checked field by field by the assertions below
 type Json = Record<string, any>;
@@ -48,10 +48,16 @@ const interpolate = (value: string, dotEnv: Record<string, string> = {}) =>
     if (kind === '-') return rest;
     throw new Error(`docker compose refuses to start: ${rest}`);
   });
-/** What an operator puts in .env, or in an overlay's Secret, for each REQUIRED setting. */
-const OPERATOR_VALUES = Object.fromEntries(
-  Object.keys(REQUIRED).map((name) => [name, `${name.toLowerCase()}-of-this-deployment-only-0123456789`]),
-);
+/** What an operator puts in .env, or in an overlay's Secret: a secret of its own... */
+const OPERATOR_VALUES = { JWT_SECRET: 'a-secret-of-this-deployment-only-0123456789' };
+/** ...or, instead, an identity provider whose tokens the functions check. */
+const PROVIDER_VALUES = {
+  AUTH_JWKS_URL: 'https://idp.example/realms/seatrush/protocol/openid-connect/certs',
+  AUTH_ISSUER: 'https://idp.example/realms/seatrush',
+  AUTH_AUDIENCE: 'seatrush-api',
+};
+/** The one line every function and set-up step stops with when a deployment chose neither. */
+const REFUSED = /config: set JWT_SECRET \(32\+ random characters\) or AUTH_JWKS_URL/;
 const dotenv = (text: string) =>
   Object.fromEntries(
     text
@@ -184,10 +190,9 @@ describe('deploy files', () => {
       parseConfig({ ...envExample, ...OPERATOR_VALUES });
     });
 
-    it('will not run in production on the public default JWT_SECRET: .env must set it', async () => {
-      assert.ok(isRequired('JWT_SECRET'));
+    it('will not start in production without a secret of its own or an identity provider: .env must set one', async () => {
       const text = await read('.env.example');
-      for (const name of Object.keys(REQUIRED)) {
+      for (const name of Object.keys(REQUIRED_ONE_OF)) {
         // Documented as required, with no value that would work if .env.example were copied as is.
         assert.equal(envExample[name], '', `.env.example gives ${name} no value`);
         assert.match(text, new RegExp(`^# REQUIRED.*\\n${name}=$`, 'm'));
@@ -195,12 +200,14 @@ describe('deploy files', () => {
       for (const [serviceName, service] of Object.entries(compose.services as Record<string, Json>)) {
         const environment = service.environment as Record<string, string> | undefined;
         if (!environment || !('NODE_ENV' in environment)) continue;
-        assert.equal(interpolate(environment.NODE_ENV as string), 'production', serviceName);
-        for (const name of Object.keys(REQUIRED)) {
-          const value = environment[name] as string;
-          assert.throws(() => interpolate(value), /refuses to start/, `${serviceName}: no ${name}, no start`);
-          assert.throws(() => interpolate(value, { [name]: '' }), /refuses to start/, 'empty is unset');
-        }
+        const configWith = (dotEnv: Record<string, string>) =>
+          parseConfig(
+            Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, interpolate(v, dotEnv)])),
+          );
+        assert.throws(() => configWith({}), REFUSED, `${serviceName}: nothing in .env, no start`);
+        assert.throws(() => configWith({ JWT_SECRET: DEV_JWT_SECRET }), REFUSED, 'the public secret is none');
+        assert.equal(configWith(OPERATOR_VALUES).NODE_ENV, 'production', serviceName);
+        assert.equal(configWith(PROVIDER_VALUES).AUTH_JWKS_URL, PROVIDER_VALUES.AUTH_JWKS_URL);
       }
     });
 
@@ -320,18 +327,16 @@ describe('deploy files', () => {
       for (const name of Object.keys(configMap.data)) assert.ok(!isSecret(name), name);
     });
 
-    it('will not run in production on the public default JWT_SECRET: the overlay Secret must set it', () => {
+    it('will not start in production without a secret of its own or an identity provider: the overlay must set one', () => {
       assert.equal(configMap.data.NODE_ENV, 'production');
-      for (const name of Object.keys(REQUIRED)) {
+      for (const name of Object.keys(REQUIRED_ONE_OF)) {
         assert.equal(secret.stringData[name], '', `the base Secret gives ${name} no value`);
         assert.ok(!(name in configMap.data), `${name} comes from the Secret only`);
       }
-      assert.throws(
-        () => parseConfig({ ...configMap.data, ...secret.stringData }),
-        /config: JWT_SECRET="" is invalid/,
-        'the base alone does not start',
-      );
+      const base = { ...configMap.data, ...secret.stringData };
+      assert.throws(() => parseConfig(base), REFUSED, 'the base alone does not start');
       assert.equal(clusterConfig.JWT_SECRET, OPERATOR_VALUES.JWT_SECRET);
+      assert.equal(parseConfig({ ...base, ...PROVIDER_VALUES }).AUTH_JWKS_URL, PROVIDER_VALUES.AUTH_JWKS_URL);
     });
 
     it('gives HTTP functions a Service, an autoscaler and Ingress paths that reach only the declaring function', async () => {
@@ -445,6 +450,20 @@ describe('deploy files', () => {
     assert.match(final, /^COPY drizzle \.\/drizzle$/m);
   });
 
+  it('wrangler.toml runs its Workers in production, which will not start without a secret or an identity provider', async () => {
+    // Its [vars] are flat `NAME = "value"` lines; secrets are put with `wrangler secret put`.
+    const vars = Object.fromEntries(
+      [
+        ...((await read('wrangler.toml')).split(/^\[vars\]$/m)[1]?.matchAll(/^(\w+) = "([^"]*)"$/gm) ?? []),
+      ].map(([, name, value]) => [name, value]),
+    );
+    assert.equal(vars.NODE_ENV, 'production');
+    assert.ok(!('JWT_SECRET' in vars), 'a secret is never a var of the committed file');
+    assert.throws(() => parseConfig(vars), REFUSED);
+    parseConfig({ ...vars, ...OPERATOR_VALUES });
+    parseConfig({ ...vars, ...PROVIDER_VALUES });
+  });
+
   it('.github/workflows/ci.yml runs .ci/run with Postgres, Redis and the project Kafka, and builds both architectures', async () => {
     const workflow = parse(await read('.github/workflows/ci.yml')) as Json;
     const runs = (job: Json) =>
@@ -487,11 +506,16 @@ function probes(): { method: string; path: string }[] {
 /** Which function lib/platform/runner.ts' gateway gives a request: the first declared route that matches. */
 function runnerGateway(): (method: string, path: string) => Promise<string | undefined> {
   const root = new Hono();
+  const answeredBy = (name: string) => (c: Context) => c.body(null, 204, { 'x-function': name });
+  const owners = new Map<string, string>();
   for (const fn of httpFunctions) {
     for (const route of fn.routes) {
-      root.on(route.method, route.path, (c) => c.body(null, 204, { 'x-function': fn.name }));
+      root.on(route.method, route.path, answeredBy(fn.name));
+      if (!owners.has(route.path)) owners.set(route.path, fn.name);
     }
   }
+  // A CORS preflight goes to the function that owns the path (lib/platform/gateway.ts).
+  for (const [path, name] of owners) root.options(path, answeredBy(name));
   return async (method, path) =>
     (await root.request(path, { method })).headers.get('x-function') ?? undefined;
 }

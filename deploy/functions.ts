@@ -70,9 +70,9 @@ export function pathPattern(path: string): string {
   return `^${parts.join('') || '/'}$`;
 }
 
-/** Hono answers HEAD wherever it answers GET. */
+/** Hono answers HEAD wherever it answers GET; CORS preflights (OPTIONS) reach every route. */
 export function methodsOf(route: HttpRoute): string[] {
-  return route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
+  return route.method === 'GET' ? ['GET', 'HEAD', 'OPTIONS'] : [route.method, 'OPTIONS'];
 }
 
 /** A concrete path a route answers, for tests and examples: every parameter becomes `1`. */

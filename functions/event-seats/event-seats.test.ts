@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import * as v from 'valibot';
-import { seats } from '../../lib/booking/db/schema.ts';
+import { events, seats } from '../../lib/booking/db/schema.ts';
 import { EventSeatsBody } from '../../lib/booking/responses.ts';
 import { seatKeys } from '../../lib/booking/seats/keys.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
@@ -98,7 +98,11 @@ describe('event-seats', () => {
     const silent = createServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
-    const hung = testServices({ REDIS_URL: `redis://127.0.0.1:${port}/0` });
+    // Without the read limiter, whose first command would find the client still connecting.
+    const hung = testServices({
+      REDIS_URL: `redis://127.0.0.1:${port}/0`,
+      RATE_LIMIT_READS_PER_ADDRESS: '0',
+    });
     try {
       const event = await createTestEvent(services, 2);
       const started = performance.now();
@@ -145,6 +149,31 @@ describe('event-seats', () => {
     const last = await app.request(`/events/seats/*?cursor=${max - 1}&limit=100`);
     assert.equal(((await last.json()) as EventSeatsBody[])[0]?.event_id, max);
     assert.equal(last.headers.get('link'), null);
+  });
+
+  it('ends a page of "*" before its events pass 20,000 seats, one large event alone on its page', async () => {
+    const large = await createTestEvent(services, 1);
+    const medium = await createTestEvent(services, 1);
+    const another = await createTestEvent(services, 1);
+    // Only the seat counts the page is cut by; the seat rows stay few.
+    const claim = (event: { eventId: number }, totalSeats: number) =>
+      services.db.update(events).set({ totalSeats }).where(eq(events.id, event.eventId));
+    await Promise.all([claim(large, 15_000), claim(medium, 5_000), claim(another, 20_000)]);
+    const ids = async (url: string) => {
+      const page = await app.request(url);
+      return {
+        ids: ((await page.json()) as EventSeatsBody[]).map((e) => e.event_id),
+        next: /cursor=(\d+)/.exec(page.headers.get('link') ?? '')?.[1],
+      };
+    };
+    const first = await ids(`/events/seats/*?limit=100&cursor=${large.eventId - 1}`);
+    assert.equal(first.ids[0], large.eventId);
+    assert.ok(first.ids.includes(medium.eventId) || first.ids.length === 1, '15,000 + 5,000 fit');
+    assert.ok(!first.ids.includes(another.eventId), '40,000 do not');
+    assert.equal(first.next, String(first.ids.at(-1)));
+    const alone = await ids(`/events/seats/*?limit=100&cursor=${another.eventId - 1}`);
+    assert.equal(alone.ids[0], another.eventId);
+    assert.equal(alone.ids.length, 1, 'the largest event fills a page by itself');
   });
 
   it('answers problems for bad input and unknown events', async () => {

@@ -13,10 +13,12 @@ import {
   seatsFromPostgres,
   withRedis,
 } from '../../lib/booking/seats/availability.ts';
+import { findEvent } from '../../lib/booking/unknown-events.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
+import { rateLimitReads } from '../../lib/platform/rate-limit.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
 
@@ -28,6 +30,13 @@ const Params = v.object({
 /** Pages of `*`: events by id; each event may have thousands of seats, so pages are small. */
 const Query = v.strictObject({ limit: Limit(20, 100), cursor: Cursor });
 
+/**
+ * A page of `*` also ends before its events' seats pass this many (an event has at most 20,000,
+ * functions/events/create-event.ts), so no page is a hundred stadiums; its first event is always
+ * on it.
+ */
+const MAX_SEATS_PER_PAGE = 20_000;
+
 /** Which store answered: `redis` (the cache, with holds) or `postgres` (Redis did not answer). */
 export const DATA_SOURCE_HEADER = 'x-data-source';
 
@@ -36,7 +45,8 @@ export const DATA_SOURCE_HEADER = 'x-data-source';
  * plus `held_seats` and every seat's number and state. `*` answers an array of these for every
  * event, by event id, `limit` at a time, with a `Link: <...>; rel="next"` while more follow.
  * Read from the Redis cache (warmed when the event is not in it); from Postgres when Redis does
- * not answer, which knows no holds. `x-data-source` says which.
+ * not answer, which knows no holds. `x-data-source` says which. Limited per address as a
+ * public read; an id known to name no event is answered 404 without a lookup.
  */
 export const getEventSeats = new Hono<AppEnv>().get(
   '/events/seats/:eventId',
@@ -50,12 +60,16 @@ export const getEventSeats = new Hono<AppEnv>().get(
       ...problemResponses({ 404: 'No such event' }),
     },
   }),
+  rateLimitReads,
   validate('param', Params),
   validate('query', Query),
   async (c) => {
     const { eventId } = c.req.valid('param');
     if (eventId !== '*') {
-      const found = await readEventSeats(c.get('services'), eventId, c.get('logger'));
+      const services = c.get('services');
+      const found = await findEvent(services, eventId, () =>
+        readEventSeats(services, eventId, c.get('logger')),
+      );
       if (!found) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
       c.header(DATA_SOURCE_HEADER, found.source);
       return c.json(eventSeatsBody(eventId, found.seats));
@@ -63,17 +77,23 @@ export const getEventSeats = new Hono<AppEnv>().get(
 
     const { limit, cursor } = c.req.valid('query');
     const { db } = c.get('services');
-    const page = await db
-      .select({ id: events.id })
+    const rows = await db
+      .select({ id: events.id, totalSeats: events.totalSeats })
       .from(events)
       .where(cursor === undefined ? undefined : gt(events.id, cursor))
       .orderBy(asc(events.id))
       .limit(limit + 1);
-    const eventIds = page.slice(0, limit).map((row) => row.id);
+    const eventIds: number[] = [];
+    let seatsOnPage = 0;
+    for (const row of rows.slice(0, limit)) {
+      seatsOnPage += row.totalSeats;
+      if (eventIds.length > 0 && seatsOnPage > MAX_SEATS_PER_PAGE) break;
+      eventIds.push(row.id);
+    }
     const { source, seatsByEvent } = await readManyEvents(c.get('services'), eventIds, c.get('logger'));
     c.header(DATA_SOURCE_HEADER, source);
     for (const [name, value] of Object.entries(
-      nextLink(c.req.url, page.length > limit ? eventIds.at(-1) : undefined),
+      nextLink(c.req.url, rows.length > eventIds.length ? eventIds.at(-1) : undefined),
     )) {
       c.header(name, value);
     }

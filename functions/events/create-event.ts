@@ -5,6 +5,7 @@ import { events, seats } from '../../lib/booking/db/schema.ts';
 import { type EventCreated, encodeMessage } from '../../lib/booking/messages.ts';
 import { connected, withRedis } from '../../lib/booking/seats/availability.ts';
 import { gridSeatNumbers } from '../../lib/booking/seats/numbers.ts';
+import { unknownEvents } from '../../lib/booking/unknown-events.ts';
 import { authenticate, requireAdmin } from '../../lib/platform/auth.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
@@ -143,6 +144,8 @@ export const createEvent = new Hono<AppEnv>().post(
     });
 
     const { event, rows } = created;
+    // A scan may have asked for this id before it existed: it is an event now, in this process at once.
+    unknownEvents(c.get('services')).delete(event.id);
     await withRedis(redis, () => cache.warm(event.id)).catch((error: unknown) => {
       c.get('logger').warn(
         { err: error, eventId: event.id },

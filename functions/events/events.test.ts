@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import * as v from 'valibot';
@@ -17,6 +18,19 @@ after(async () => {
   services.subscriber.disconnect();
 });
 
+/** Every event, page by page (`limit=100`), following each Link to the next. */
+async function allEvents(query = ''): Promise<EventView[]> {
+  const app = createFunctionApp(events, services);
+  const listed: EventView[] = [];
+  let url: string | undefined = `/events?limit=100&${query}`;
+  while (url) {
+    const page = await app.request(url);
+    listed.push(...((await page.json()) as EventView[]));
+    url = page.headers.get('link')?.match(/^<([^>]+)>/)?.[1];
+  }
+  return listed;
+}
+
 const EVENT_FIELDS = ['created_at', 'date', 'free_seats', 'id', 'location', 'name', 'total_seats'];
 
 it('GET /events lists events in the seed shape, plus their free seats', async () => {
@@ -25,17 +39,44 @@ it('GET /events lists events in the seed shape, plus their free seats', async ()
     .update(seats)
     .set({ isBooked: true })
     .where(eq(seats.id, seatIds[0] as number));
-  const response = await createFunctionApp(events, services).request('/events');
+  const response = await createFunctionApp(events, services).request('/events?limit=500');
   assert.equal(response.status, 200);
   const json = await response.json();
   const body = v.parse(v.array(EventView), json);
   assert.deepEqual(body, json, 'nothing but the contract');
-  const listed = body.find((event) => event.id === eventId);
+  const listed = (await allEvents()).find((event) => event.id === eventId);
   assert.ok(listed, 'the new event is listed');
   assert.deepEqual(Object.keys(listed).sort(), EVENT_FIELDS);
   assert.equal(listed.total_seats, 3);
   assert.equal(listed.free_seats, 2);
   assert.equal(listed.date, '2030-01-01T20:00:00.000Z');
+});
+
+it('GET /events answers a page at a time, soonest first, with a Link to the next page', async () => {
+  const app = createFunctionApp(events, services);
+  const early = await createTestEvent(services, 1, 'Early');
+  const late = await createTestEvent(services, 1, 'Late');
+  await services.db
+    .update(eventsTable)
+    .set({ date: new Date('2029-12-31T20:00:00Z') })
+    .where(eq(eventsTable.id, late.eventId));
+  const first = await app.request(`/events?limit=1&cursor=${late.eventId}`);
+  const [next] = (await first.json()) as EventView[];
+  assert.ok(next);
+  assert.equal(first.headers.get('link'), `</events?limit=1&cursor=${next.id}>; rel="next"`);
+  // `late` was created second but is sooner: `early` comes after it, nothing before it does.
+  const later = await allEvents(`cursor=${late.eventId}`);
+  assert.ok(!later.some((event) => event.id === late.eventId), 'nothing up to the cursor');
+  assert.ok(
+    later.some((event) => event.id === early.eventId),
+    'a later date, on a later page',
+  );
+  const dates = later.map((event) => event.date);
+  assert.deepEqual(dates, [...dates].sort(), 'soonest first');
+
+  const tooMany = await app.request('/events?limit=501');
+  assert.equal(tooMany.status, 400);
+  assert.match(JSON.stringify(await tooMany.json()), /from 1 to 500/);
 });
 
 it('GET /events/:eventId answers one event, 404 for none, 400 for a bad id', async () => {
@@ -52,6 +93,31 @@ it('GET /events/:eventId answers one event, 404 for none, 400 for a bad id', asy
   const bad = await app.request('/events/first');
   assert.equal(bad.status, 400);
   assert.equal(bad.headers.get('content-type'), 'application/problem+json');
+});
+
+it('answers 503 when an answer takes longer than REQUEST_TIMEOUT_MS (a Postgres that never answers)', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as AddressInfo;
+  const stalled = testServices({
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/seatrush_test`,
+    REQUEST_TIMEOUT_MS: '300',
+  });
+  try {
+    const response = await createFunctionApp(events, stalled).request('/events/1');
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json');
+    assert.match((await response.json()).detail, /No answer within 300 ms/);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await closeServices(stalled);
+    stalled.subscriber.disconnect();
+  }
 });
 
 describe('POST /events', () => {

@@ -3,15 +3,17 @@ import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
+import { findEvent } from '../../lib/booking/unknown-events.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
+import { rateLimitReads } from '../../lib/platform/rate-limit.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import { EventView, eventColumns, eventView } from './event-view.ts';
 
 const Params = v.object({ eventId: IdParam });
 
-/** GET /events/:eventId: one event, as GET /events lists it. */
+/** GET /events/:eventId: one event, as GET /events lists it; limited per address as a public read. */
 export const getEvent = new Hono<AppEnv>().get(
   '/events/:eventId',
   describeRoute({
@@ -21,11 +23,15 @@ export const getEvent = new Hono<AppEnv>().get(
       ...problemResponses({ 404: 'No such event' }),
     },
   }),
+  rateLimitReads,
   validate('param', Params),
   async (c) => {
     const { eventId } = c.req.valid('param');
     const { db } = c.get('services');
-    const [event] = await db.select(eventColumns).from(events).where(eq(events.id, eventId));
+    const event = await findEvent(c.get('services'), eventId, async () => {
+      const [row] = await db.select(eventColumns).from(events).where(eq(events.id, eventId));
+      return row;
+    });
     if (!event) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
     return c.json(eventView(event));
   },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis as RedisServer } from 'ioredis';
@@ -13,12 +13,14 @@ import { closeServices, type Services } from '../../lib/services.ts';
 import { type SseClient as Client, SseClient } from '../../test/sse.ts';
 import { createTestEvent, testServices } from '../../test/support.ts';
 import seatStream from './index.ts';
+import { openStreams } from './stream-seats.ts';
 
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? 0;
 
 describe('seat-stream', () => {
-  const services = testServices();
+  // Hundreds of streams from this one test address below; the caps have a test of their own.
+  const services = testServices({ SSE_MAX_PER_ADDRESS: '0' });
   let running: RunningFunctions;
   const open: Client[] = [];
   const connect = async (eventId: number, headers: Record<string, string> = {}, query = '') => {
@@ -231,8 +233,8 @@ describe('seat-stream', () => {
     assert.deepEqual([live.json.state, live.json.seat_ids], ['held', [b]], 'each change once, in order');
   });
 
-  it('keeps a quiet stream open with heartbeat comments', async () => {
-    const quick = testServices({ SSE_HEARTBEAT_MS: '100' });
+  it('keeps a quiet stream open with heartbeat comments, past the request timeout', async () => {
+    const quick = testServices({ SSE_HEARTBEAT_MS: '100', REQUEST_TIMEOUT_MS: '100' });
     const server = await startFunctions([seatStream], quick, { host: '127.0.0.1', port: 0 });
     const event = await createTestEvent(services, 1);
     const stream = await SseClient.open(`${server.url}/events/${event.eventId}/stream`);
@@ -247,11 +249,64 @@ describe('seat-stream', () => {
       assert.match(beats[0]?.comment ?? '', /^heartbeat/);
       const gap = (beats[1]?.at ?? 0) - (beats[0]?.at ?? 0);
       assert.ok(gap > 50 && gap < 400, `${gap} ms between heartbeats`);
+      await sleep(150);
+      await stream.next((f) => f.comment !== undefined, 1_000); // still open after REQUEST_TIMEOUT_MS
     } finally {
       stream.close();
       await server.stop();
       await closeServices(quick);
       quick.subscriber.disconnect();
+    }
+  });
+
+  it('answers a flood of streams from one address with 429 past its cap, and goes on serving others', async () => {
+    const capped = testServices({ SSE_MAX_PER_ADDRESS: '4', SSE_MAX_PER_PROCESS: '6', TRUST_PROXY: 'true' });
+    const server = await startFunctions([seatStream], capped, { host: '127.0.0.1', port: 0 });
+    const event = await createTestEvent(services, 2);
+    const url = `${server.url}/events/${event.eventId}/stream`;
+    const from = (address: string) => ({ 'x-forwarded-for': address });
+    const flooder = `10.7.${randomInt(256)}.${randomInt(256)}`;
+    const streams: Client[] = [];
+    const stream = async (address: string) => {
+      const opened = await SseClient.open(url, from(address));
+      streams.push(opened);
+      await opened.nextEvent();
+      return opened;
+    };
+    try {
+      for (let i = 0; i < 4; i++) await stream(flooder);
+      const flood = await Promise.all(
+        Array.from({ length: 30 }, () => fetch(url, { headers: from(flooder) })),
+      );
+      for (const refused of flood) {
+        assert.equal(refused.status, 429);
+        assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+        assert.equal(refused.headers.get('retry-after'), '5');
+        assert.match((await refused.json()).detail, /At most 4 live streams may be open from one address/);
+      }
+
+      // Others are served: a change reaches their stream as ever.
+      const other = await stream(`${flooder}1`);
+      await hold(event.eventId, [event.seatIds[0] as number]);
+      assert.equal((await other.nextEvent()).json.state, 'held');
+
+      // Six in all on this process: the next address is refused too.
+      await stream(`${flooder}2`);
+      const full = await fetch(url, { headers: from(`${flooder}3`) });
+      assert.equal(full.status, 429);
+      assert.match((await full.json()).detail, /its most live streams open \(6\)/);
+
+      // A stream the client closes gives its slot back.
+      streams[0]?.close();
+      const deadline = Date.now() + 5_000;
+      while (openStreams(capped).open > 5 && Date.now() < deadline) await sleep(20);
+      assert.equal(openStreams(capped).open, 5);
+      await stream(flooder);
+    } finally {
+      for (const client of streams) client.close();
+      await server.stop();
+      await closeServices(capped);
+      capped.subscriber.disconnect();
     }
   });
 

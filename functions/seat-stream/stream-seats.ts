@@ -13,9 +13,13 @@ import {
   STREAM_ID,
   seatChangeFeed,
 } from '../../lib/booking/seats/changes.ts';
+import { unknownEvents } from '../../lib/booking/unknown-events.ts';
+import { ConnectionLimiter } from '../../lib/platform/connection-limit.ts';
+import { withDeadline } from '../../lib/platform/deadline.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { problemResponses, textResponse } from '../../lib/platform/openapi.ts';
+import { clientAddress, rateLimitReads } from '../../lib/platform/rate-limit.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
 
@@ -32,6 +36,19 @@ const MAX_QUEUED_FRAMES = 5_000;
 /** How long an EventSource waits before reconnecting (the SSE `retry` field). */
 const RETRY_MS = 2_000;
 
+const streamLimiters = new WeakMap<Services, ConnectionLimiter>();
+
+/** The process's open streams, capped by SSE_MAX_PER_PROCESS and SSE_MAX_PER_ADDRESS (one per Services). */
+export function openStreams(services: Services): ConnectionLimiter {
+  let limiter = streamLimiters.get(services);
+  if (!limiter) {
+    const { SSE_MAX_PER_PROCESS, SSE_MAX_PER_ADDRESS } = services.config;
+    limiter = new ConnectionLimiter({ perProcess: SSE_MAX_PER_PROCESS, perAddress: SSE_MAX_PER_ADDRESS });
+    streamLimiters.set(services, limiter);
+  }
+  return limiter;
+}
+
 /**
  * GET /events/:eventId/stream: Server-Sent Events of the event's seats. First `event: snapshot`
  * (the body of GET /events/seats/:eventId, plus `server_time` for the clock of `expires_at`),
@@ -40,7 +57,10 @@ const RETRY_MS = 2_000;
  * missed (no snapshot), or a fresh snapshot when they are no longer all kept. A comment line
  * every SSE_HEARTBEAT_MS keeps proxies from closing a quiet stream. A held seat frees itself
  * when `expires_at` passes, without a change. All streams of a process share one Redis
- * subscription (lib/booking/seats/changes.ts).
+ * subscription (lib/booking/seats/changes.ts). Opening one is a public read (limited per
+ * address); at most SSE_MAX_PER_ADDRESS streams per client address and SSE_MAX_PER_PROCESS in all
+ * are open in a process at once, more are refused with 429. The request timeout ends with the
+ * response's start: an open stream is not cut.
  */
 export const streamSeats = new Hono<AppEnv>().get(
   '/events/:eventId/stream',
@@ -52,9 +72,14 @@ export const streamSeats = new Hono<AppEnv>().get(
           'then an `event: change` (`event_id`, `state`, `seat_ids`, `expires_at`) for every change',
         'text/event-stream',
       ),
-      ...problemResponses({ 404: 'No such event', 503: 'Live updates are unavailable (Redis)' }),
+      ...problemResponses({
+        404: 'No such event',
+        429: 'Too many streams open, from this address or on this server',
+        503: 'Live updates are unavailable (Redis)',
+      }),
     },
   }),
+  rateLimitReads,
   validate('param', Params),
   validate('query', Query),
   validate('header', Headers),
@@ -66,11 +91,17 @@ export const streamSeats = new Hono<AppEnv>().get(
     if (c.req.method === 'HEAD')
       return c.body(null, 200, { ...headers, 'content-type': 'text/event-stream' });
 
-    const session = new SeatStream(c.get('services'), eventId, c.get('logger'));
+    const services = c.get('services');
+    const unknown = unknownEvents(services);
+    if (unknown.has(eventId)) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
+    const release = openStreams(services).acquire(clientAddress(c));
+    const session = new SeatStream(services, eventId, c.get('logger'), release);
     try {
-      await session.open(resumeFrom);
+      // Bounded, so a silent Redis cannot keep the stream's slot taken.
+      await withDeadline(session.open(resumeFrom), services.config.REQUEST_TIMEOUT_MS);
     } catch (error) {
       session.close();
+      if (error instanceof ApiError && error.code === 'NOT_FOUND') unknown.set(eventId, true);
       if (error instanceof ApiError) throw error;
       c.get('logger').warn({ err: error, eventId }, 'seat stream unavailable (Redis)');
       throw new ApiError('SERVICE_UNAVAILABLE', {
@@ -78,6 +109,11 @@ export const streamSeats = new Hono<AppEnv>().get(
           'Live seat updates are unavailable right now (Redis); GET /events/seats/:eventId still answers.',
         headers: { 'retry-after': '2' },
       });
+    }
+    if (c.finalized) {
+      // The request timeout has answered already: nobody will read this stream.
+      session.close();
+      return c.res;
     }
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
     return streamSSE(c, (stream) => session.run(stream));
@@ -101,12 +137,18 @@ class SeatStream implements ChangeListener {
     private readonly services: Services,
     private readonly eventId: number,
     private readonly logger: Services['logger'],
+    /** Gives the stream's slot back (see openStreams). */
+    private readonly release: () => void,
   ) {}
 
   /** Subscribes, then reads what the client needs first; rejects (nothing sent) if it cannot. */
   async open(resumeFrom: string | undefined): Promise<void> {
     // Subscribed first: a change made while the stream or snapshot is read waits in the buffer.
     this.stopWatching = await seatChangeFeed(this.services).watch(this.eventId, this);
+    if (this.closed) {
+      this.stopWatching(); // closed while subscribing: its open took too long
+      return;
+    }
     await this.catchUp(resumeFrom);
   }
 
@@ -158,6 +200,7 @@ class SeatStream implements ChangeListener {
     if (this.closed) return;
     this.closed = true;
     this.stopWatching?.();
+    this.release();
     this.wake?.();
   }
 

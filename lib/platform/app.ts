@@ -2,7 +2,9 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { timeout } from 'hono/timeout';
 import type { Dependency, Services } from '../services.ts';
+import { corsPolicy } from './cors.ts';
 import type { AppEnv } from './env.ts';
 import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
@@ -155,6 +157,33 @@ function declaredLengthOrBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> 
   };
 }
 
+/**
+ * Every answer of an HTTP function is what its Content-Type says: no browser may sniff a JSON
+ * document (or a problem echoing a path) into HTML or script. Set before the handler runs, so
+ * the header joins its response as it is built.
+ */
+const noSniffing: MiddlewareHandler<AppEnv> = (c, next) => {
+  c.header('x-content-type-options', 'nosniff');
+  return next();
+};
+
+/**
+ * A request not answered within REQUEST_TIMEOUT_MS gets a 503. The deadline ends when the
+ * response starts, so an open seat stream goes on. The handler is not stopped: a write may still
+ * take effect, and its answer says so (`book` and `cancel` answer by their own, shorter deadlines).
+ */
+const requestTimeout: MiddlewareHandler<AppEnv> = (c, next) => {
+  const ms = c.get('services').config.REQUEST_TIMEOUT_MS;
+  const timedOut = () =>
+    new HTTPException(503, {
+      message:
+        c.req.method === 'GET' || c.req.method === 'HEAD'
+          ? `No answer within ${ms} ms; retry shortly.`
+          : `No answer within ${ms} ms; the request may still take effect: retry with the same Idempotency-Key to learn its outcome.`,
+    });
+  return timeout(ms, timedOut)(c, next);
+};
+
 /** A function's whole app: the shared factory plus its route modules. */
 export function createFunctionApp(
   definition: FunctionDefinition,
@@ -162,6 +191,7 @@ export function createFunctionApp(
 ): Hono<AppEnv> {
   const app = newApp({ ...definition, services });
   if (definition.trigger.kind === 'http') {
+    app.use(corsPolicy(), noSniffing, requestTimeout);
     app.use(...jsonBodies(MAX_BODY_BYTES));
     serveApiDocs(app, () => definition.routes, `seatrush: ${definition.name}`);
   }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Services } from '../services.ts';
 import { answerWithProblems, provideServices, type ServicesMiddleware } from './app.ts';
 import type { AppEnv } from './env.ts';
@@ -34,9 +34,13 @@ export function gatewayApp(
   const routes = functions.flatMap(({ definition, app }) =>
     routeTable([definition]).map((route) => ({ ...route, app })),
   );
-  for (const { method, path, app } of routes) {
-    root.on(method, path, (c) => app.fetch(c.req.raw, c.env, executionContextOf(c)));
-  }
+  const forward = (app: Hono<AppEnv>) => (c: Context<AppEnv>) =>
+    app.fetch(c.req.raw, c.env, executionContextOf(c));
+  for (const { method, path, app } of routes) root.on(method, path, forward(app));
+  // A CORS preflight (OPTIONS) goes to the function that owns the path: its policy answers it.
+  const owners = new Map<string, Hono<AppEnv>>();
+  for (const { path, app } of routes) if (!owners.has(path)) owners.set(path, app);
+  for (const [path, app] of owners) root.options(path, forward(app));
   answerWrongMethods(root, routes);
   answerWithProblems(root, options.logger);
   return root;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import bookFunction from '../../functions/book/index.ts';
-import { bearer, testServices } from '../../test/support.ts';
+import eventSeats from '../../functions/event-seats/index.ts';
+import events from '../../functions/events/index.ts';
+import { bearer, createTestEvent, testServices } from '../../test/support.ts';
 import { closeServices, pingDependencies } from '../services.ts';
 import { createFunctionApp } from './app.ts';
 
@@ -58,6 +60,72 @@ describe('rate limits on book', () => {
       for (let i = 0; i < 3; i++)
         statuses.push((await invalidBooking(appWithoutRedis, 7, '10.2.0.1')).status);
       assert.deepEqual(statuses, [400, 400, 400]);
+    } finally {
+      await closeServices(noRedis);
+    }
+  });
+});
+
+describe('rate limits on public reads', () => {
+  const services = testServices({
+    RATE_LIMIT_READS_PER_ADDRESS: '4',
+    RATE_LIMIT_WINDOW_S: '60',
+    TRUST_PROXY: 'true',
+  });
+  const eventsApp = createFunctionApp(events, services);
+  const seatsApp = createFunctionApp(eventSeats, services);
+  after(() => closeServices(services));
+
+  it('gives an address one budget across the event and seat reads; another address has its own', async () => {
+    await pingDependencies(services, ['redis']);
+    const { eventId } = await createTestEvent(services, 2);
+    const address = `10.3.${randomInt(256)}.${randomInt(256)}`;
+    const read = (app: typeof eventsApp, path: string, from = address) =>
+      app.request(path, { headers: { 'x-forwarded-for': from } });
+    const answers = [
+      await read(eventsApp, '/events?limit=1'),
+      await read(eventsApp, `/events/${eventId}`),
+      await read(seatsApp, `/events/seats/${eventId}`),
+      await read(eventsApp, '/events/2000000000'),
+      await read(seatsApp, `/events/seats/${eventId}`),
+    ];
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [200, 200, 200, 404, 429],
+    );
+    assert.deepEqual(
+      answers.map((answer) => answer.headers.get('ratelimit-remaining')),
+      ['3', '2', '1', '0', '0'],
+    );
+    const limited = answers[4] as Response;
+    assert.equal(limited.headers.get('content-type'), 'application/problem+json');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.match((await limited.json()).detail, /Too many requests/);
+
+    assert.equal((await read(seatsApp, `/events/seats/${eventId}`, `${address}1`)).status, 200);
+  });
+
+  it('is off at 0', async () => {
+    const unlimited = testServices({ RATE_LIMIT_READS_PER_ADDRESS: '0' });
+    try {
+      const response = await createFunctionApp(events, unlimited).request('/events?limit=1');
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('ratelimit-limit'), null);
+    } finally {
+      await closeServices(unlimited);
+    }
+  });
+
+  it('lets reads through when Redis is down: seats come from Postgres', async () => {
+    const noRedis = testServices({ REDIS_URL: 'redis://127.0.0.1:1/0', RATE_LIMIT_READS_PER_ADDRESS: '1' });
+    try {
+      const { eventId } = await createTestEvent(services, 2);
+      for (let i = 0; i < 3; i++) {
+        const seats = await createFunctionApp(eventSeats, noRedis).request(`/events/seats/${eventId}`);
+        assert.equal(seats.status, 200);
+        assert.equal(seats.headers.get('x-data-source'), 'postgres');
+        assert.equal((await createFunctionApp(events, noRedis).request(`/events/${eventId}`)).status, 200);
+      }
     } finally {
       await closeServices(noRedis);
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { Config } from './config.ts';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { isOutOfMemory, type Redis } from './redis.ts';
@@ -33,6 +34,9 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 const limiters = new WeakMap<Redis, Map<string, Ratelimit>>();
 
+/** Past this a limiter that got no answer from Redis lets the request through (and it is logged). */
+const LIMITER_TIMEOUT_MS = 500;
+
 function limiterFor(redis: Redis, name: string, max: number, windowSeconds: number): Ratelimit {
   let byName = limiters.get(redis);
   if (!byName) {
@@ -47,16 +51,21 @@ function limiterFor(redis: Redis, name: string, max: number, windowSeconds: numb
       limiter: Ratelimit.slidingWindow(max, `${windowSeconds} s`),
       prefix: `ratelimit:${name}`,
       analytics: false,
+      timeout: LIMITER_TIMEOUT_MS,
     });
     byName.set(key, limiter);
   }
   return limiter;
 }
 
-/** The client's address: the first X-Forwarded-For hop behind a trusted proxy, else the socket's. */
+/**
+ * The client's address: behind a trusted proxy (TRUST_PROXY), the last X-Forwarded-For entry,
+ * which that proxy wrote; else the socket's. Entries before it are whatever the client sent (a
+ * proxy that appends keeps them), so trusting the first would let a client pick its own address.
+ */
 export function clientAddress(c: Context<AppEnv>): string {
   if (c.get('services').config.TRUST_PROXY) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   try {
@@ -66,22 +75,34 @@ export function clientAddress(c: Context<AppEnv>): string {
   }
 }
 
+/** The settings that are a number, for a limit to name its maximum by. */
+type NumberSetting = { [K in keyof Config]-?: Config[K] extends number ? K : never }[keyof Config];
+
+/** Which settings give a limiter's maximum per window, per user and per client address. */
+export interface Limits {
+  perUser?: NumberSetting;
+  perAddress: NumberSetting;
+}
+
+const WRITE_LIMITS: Limits = { perUser: 'RATE_LIMIT_PER_USER', perAddress: 'RATE_LIMIT_PER_ADDRESS' };
+
 /**
  * A sliding-window limit per user (after `authenticate`) and per client address, with
  * `RateLimit-*` headers; over either limit: 429 with `Retry-After`. A limit of 0 is off. If Redis
- * is down the request goes through and it is logged: the booking itself stays safe (seat locks
- * and the processor's transaction do not depend on the limiter).
+ * is down, or gives no answer within LIMITER_TIMEOUT_MS, the request goes through and it is
+ * logged: the booking itself stays safe (seat locks and the processor's transaction do not
+ * depend on the limiter), and a read must not fail for want of a counter.
  */
-export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
+export function rateLimit(name: string, limits: Limits = WRITE_LIMITS): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { config, redis, logger } = c.get('services');
     const window = config.RATE_LIMIT_WINDOW_S;
     const caller = c.get('caller');
+    const perUser = limits.perUser === undefined ? 0 : config[limits.perUser];
+    const perAddress = config[limits.perAddress];
     const checks: { scope: string; max: number; id: string }[] = [];
-    if (config.RATE_LIMIT_PER_USER > 0 && caller)
-      checks.push({ scope: 'user', max: config.RATE_LIMIT_PER_USER, id: String(caller.id) });
-    if (config.RATE_LIMIT_PER_ADDRESS > 0)
-      checks.push({ scope: 'address', max: config.RATE_LIMIT_PER_ADDRESS, id: clientAddress(c) });
+    if (perUser > 0 && caller) checks.push({ scope: 'user', max: perUser, id: String(caller.id) });
+    if (perAddress > 0) checks.push({ scope: 'address', max: perAddress, id: clientAddress(c) });
 
     let tightest: { limit: number; remaining: number; reset: number; success: boolean } | undefined;
     try {
@@ -91,6 +112,8 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
           limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(`{${check.id}}`),
         ),
       );
+      if (results.some((result) => result.reason === 'timeout'))
+        throw new Error(`Redis gave the rate limiter no answer within ${LIMITER_TIMEOUT_MS} ms`);
       for (const result of results) {
         if (!tightest || !result.success || result.remaining < tightest.remaining) {
           if (tightest && !tightest.success) continue;
@@ -98,7 +121,7 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
         }
       }
     } catch (error) {
-      // Fail open, down or full (OOM) alike: the booking stays correct without the limiter.
+      // Fail open, down, silent or full (OOM) alike: the booking stays correct without the limiter.
       logger.warn(
         { err: error, redisOutOfMemory: isOutOfMemory(error) },
         'rate limiter unavailable (Redis); letting the request through',
@@ -125,3 +148,10 @@ export function rateLimit(name: string): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/**
+ * The public reads (event lists, an event, its seats, opening its seat stream): one budget per
+ * client address across all of them, RATE_LIMIT_READS_PER_ADDRESS per window. One Redis round
+ * trip per read, before the read itself.
+ */
+export const rateLimitReads = rateLimit('reads', { perAddress: 'RATE_LIMIT_READS_PER_ADDRESS' });
