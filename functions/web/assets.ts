@@ -4,7 +4,8 @@ import { SEAT_MAP_JS } from './generated/seat-map.js.ts';
 import { SEAT_MAP_CSS } from './seat-map-style.ts';
 
 // Short caching: a new version reaches browsers within a minute, with no hashes in the file names.
-const CACHE = { 'cache-control': 'public, max-age=60', 'x-content-type-options': 'nosniff' };
+// (X-Content-Type-Options: nosniff comes with every answer of an HTTP function: lib/platform/app.ts.)
+const CACHE = { 'cache-control': 'public, max-age=60' };
 
 /** GET /assets/seat-map.js and /assets/seat-map.css: the pages' script and styles. */
 export const assets = new Hono<AppEnv>()

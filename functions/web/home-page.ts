@@ -5,7 +5,7 @@ import { describeRoute } from 'hono-openapi';
 import { events } from '../../lib/booking/db/schema.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { textResponse } from '../../lib/platform/openapi.ts';
-import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
+import { formatDate, layout, pageSecurityHeaders } from './layout.ts';
 
 /** GET /: the events, soonest first, each linking to its seat map. */
 export const homePage = new Hono<AppEnv>().get(
@@ -14,6 +14,7 @@ export const homePage = new Hono<AppEnv>().get(
     summary: 'The events page',
     responses: { 200: textResponse('The events, each linking to its seat map', 'text/html') },
   }),
+  pageSecurityHeaders,
   async (c) => {
     const { db } = c.get('services');
     const rows = await db
@@ -52,7 +53,6 @@ ${rows.map(
         main: list,
       }),
       200,
-      PAGE_HEADERS,
     );
   },
 );

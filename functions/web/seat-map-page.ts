@@ -7,14 +7,32 @@ import { events } from '../../lib/booking/db/schema.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { textResponse } from '../../lib/platform/openapi.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
-import { formatDate, layout, PAGE_HEADERS } from './layout.ts';
+import { formatDate, layout, pageSecurityHeaders } from './layout.ts';
+import { demoSignInEnabled, demoUsers } from './sign-in.ts';
 
 const Params = v.object({ eventId: IdParam });
 
+/** How the person may sign in: the provider, a demo user (development), or neither, said plainly. */
+function signInChoices(oidc: boolean, demo: { id: number; name: string }[] | undefined) {
+  const provider = oidc ? html`<button id="oidc-sign-in" class="book" type="button">Sign in</button>` : '';
+  if (demo?.length) {
+    return html`${provider}<label>Sign in as a demo user<select id="demo-user">${demo.map(
+      (user) => html`<option value="${user.id}">${user.name} (user ${user.id})</option>`,
+    )}</select></label>
+<button id="demo-sign-in" class="clear" type="button">Sign in</button>`;
+  }
+  if (demo) return html`${provider}<p>No demo users yet: <code>npm run db:seed</code> adds them.</p>`;
+  return (
+    provider ||
+    html`<p id="no-sign-in">Sign-in is not configured on this site: booking here needs an access token from its operator.</p>`
+  );
+}
+
 /**
  * GET /map/:eventId: the event's seat map. The page is a shell; its script draws the seats from
- * GET /events/:eventId/stream and books with POST /bookings/book for the user id typed in, sending
- * the access token typed in (if any) as its bearer token.
+ * GET /events/:eventId/stream and books with POST /bookings/book as the person signed in: through
+ * the OIDC provider of AUTH_OIDC_ISSUER (its settings are in the sign-in section's data attributes),
+ * as one of the demo users listed here in development, or with an access token pasted in.
  */
 export const seatMapPage = new Hono<AppEnv>().get(
   '/map/:eventId',
@@ -26,13 +44,17 @@ export const seatMapPage = new Hono<AppEnv>().get(
     },
   }),
   validate('param', Params),
+  pageSecurityHeaders,
   async (c) => {
     const { eventId } = c.req.valid('param');
     const { db, config } = c.get('services');
-    const [event] = await db
-      .select({ id: events.id, name: events.name, date: events.date, location: events.location })
-      .from(events)
-      .where(eq(events.id, eventId));
+    const [[event], demo] = await Promise.all([
+      db
+        .select({ id: events.id, name: events.name, date: events.date, location: events.location })
+        .from(events)
+        .where(eq(events.id, eventId)),
+      demoSignInEnabled(config) ? demoUsers(db) : undefined,
+    ]);
 
     if (!event) {
       return c.html(
@@ -42,7 +64,6 @@ export const seatMapPage = new Hono<AppEnv>().get(
           main: html`<p>There is no event ${eventId}. <a href="/">See every event</a>.</p>`,
         }),
         404,
-        PAGE_HEADERS,
       );
     }
 
@@ -54,9 +75,17 @@ export const seatMapPage = new Hono<AppEnv>().get(
 <h1>${event.name}</h1>
 <p>${formatDate(event.date)} · ${event.location}</p>`,
         main: html`<div id="seat-map" data-event-id="${event.id}" data-max-seats="${config.MAX_SEATS_PER_REQUEST}">
+<section id="sign-in" aria-label="Sign-in" data-oidc-issuer="${config.AUTH_OIDC_ISSUER}" data-oidc-client-id="${config.AUTH_OIDC_CLIENT_ID}" data-oidc-scope="${config.AUTH_OIDC_SCOPE}" data-oidc-audience="${config.AUTH_OIDC_AUDIENCE}">
+<div id="signed-out"><div class="controls">
+${signInChoices(config.AUTH_OIDC_ISSUER !== '', demo)}
+<details><summary>Use an access token</summary>
+<label>Access token<input id="token" class="token" type="password" autocomplete="off" spellcheck="false"></label>
+<button id="token-sign-in" class="clear" type="button">Use token</button>
+</details>
+</div></div>
+<p id="signed-in" hidden>Signed in as <strong id="who"></strong> <button id="sign-out" class="clear" type="button">Sign out</button></p>
+</section>
 <section class="controls" aria-label="Booking">
-<label>Your user id<input id="user-id" type="number" min="1" step="1" inputmode="numeric" autocomplete="off"></label>
-<label>Access token, if asked for<input id="token" class="token" type="password" autocomplete="off" spellcheck="false"></label>
 <div class="selection">Selected: <strong id="selection">none</strong></div>
 <button id="book" class="book" type="button" disabled>Book seat</button>
 <button id="clear" class="clear" type="button">Clear</button>
@@ -80,7 +109,6 @@ export const seatMapPage = new Hono<AppEnv>().get(
 </div>`,
       }),
       200,
-      PAGE_HEADERS,
     );
   },
 );

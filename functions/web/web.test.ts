@@ -4,15 +4,25 @@
  * and Kafka.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Locator,
+  type Page,
+} from 'playwright-core';
 import { issueToken } from '../../lib/platform/auth.ts';
-import type { RunningFunctions } from '../../lib/platform/runner.ts';
-import { closeServices } from '../../lib/services.ts';
+import { type RunningFunctions, startFunctions } from '../../lib/platform/runner.ts';
+import { closeServices, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
 import { startSystem } from '../../test/system.ts';
+import web from './index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -29,14 +39,91 @@ const CHROMIUM_ARGS = [
 // Skipped on a machine without Chromium, but never in CI (CI=true), where it must run.
 const skip = !existsSync(CHROMIUM) && !process.env.CI && `no ${CHROMIUM} (apt-get install chromium)`;
 
+const OIDC_CLIENT_ID = 'seat-map-test';
+
+/**
+ * A tiny OpenID Connect provider for the page's sign-in: discovery, an authorization endpoint that
+ * signs `signedInUser` in at once, and a token endpoint that checks the PKCE verifier against the
+ * challenge before it issues an access token the API accepts (HS256, the test secret).
+ */
+async function startOidcProvider(issueAccessToken: (userId: number) => string) {
+  const codes = new Map<string, { challenge: string; redirectUri: string; userId: number }>();
+  const provider = { issuer: '', signedInUser: 0, tokenRequests: 0, server: undefined as Server | undefined };
+  const server = createServer(async (request, response) => {
+    const url = new URL(request.url ?? '/', provider.issuer);
+    const json = (status: number, body: unknown) =>
+      response
+        .writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
+        .end(JSON.stringify(body));
+    if (url.pathname === '/oidc/.well-known/openid-configuration') {
+      return json(200, {
+        issuer: provider.issuer,
+        authorization_endpoint: `${provider.issuer}/authorize`,
+        token_endpoint: `${provider.issuer}/token`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+      });
+    }
+    if (url.pathname === '/oidc/authorize') {
+      const parameters = url.searchParams;
+      assert.equal(parameters.get('client_id'), OIDC_CLIENT_ID);
+      assert.equal(parameters.get('code_challenge_method'), 'S256');
+      const code = randomUUID();
+      codes.set(code, {
+        challenge: parameters.get('code_challenge') ?? '',
+        redirectUri: parameters.get('redirect_uri') ?? '',
+        userId: provider.signedInUser,
+      });
+      const back = new URL(parameters.get('redirect_uri') ?? '');
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', parameters.get('state') ?? '');
+      return response.writeHead(302, { location: back.href }).end();
+    }
+    if (url.pathname === '/oidc/token' && request.method === 'POST') {
+      provider.tokenRequests++;
+      let body = '';
+      for await (const chunk of request) body += chunk;
+      const form = new URLSearchParams(body);
+      const grant = codes.get(form.get('code') ?? '');
+      codes.delete(form.get('code') ?? '');
+      const verified =
+        grant &&
+        form.get('grant_type') === 'authorization_code' &&
+        form.get('client_id') === OIDC_CLIENT_ID &&
+        form.get('redirect_uri') === grant.redirectUri &&
+        createHash('sha256')
+          .update(form.get('code_verifier') ?? '')
+          .digest('base64url') === grant.challenge;
+      if (!verified) return json(400, { error: 'invalid_grant' });
+      return json(200, {
+        access_token: issueAccessToken(grant.userId),
+        token_type: 'Bearer',
+        expires_in: 600,
+      });
+    }
+    return json(404, { error: 'not_found' });
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  provider.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oidc`;
+  provider.server = server;
+  return provider;
+}
+
 describe('web: the seat map in Chromium', { skip }, () => {
-  const services = testServices();
+  let services: Services;
+  let oidc: Awaited<ReturnType<typeof startOidcProvider>>;
   let system: RunningFunctions;
   let browser: Browser;
   let users: number[];
   const pages: Page[] = [];
+  /** What the pages' Content-Security-Policy refused: nothing, unless a test does it on purpose. */
+  const violations: string[] = [];
+  afterEach(() => assert.deepEqual(violations.splice(0), [], 'Content-Security-Policy violations'));
 
   before(async () => {
+    oidc = await startOidcProvider((userId) => tokenFor(userId));
+    services = testServices({ AUTH_OIDC_ISSUER: oidc.issuer, AUTH_OIDC_CLIENT_ID: OIDC_CLIENT_ID });
     system = await startSystem(services);
     users = await createTestUsers(services, 2);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -48,10 +135,38 @@ describe('web: the seat map in Chromium', { skip }, () => {
     await system?.stop();
     await closeServices(services);
     services.subscriber.disconnect();
+    oidc?.server?.close();
   });
 
   /** An access token for the page's token field. */
   const tokenFor = (userId: number) => issueToken(services.config, { id: userId, role: 'user' });
+
+  /** Signs the page in with a pasted access token ("Use an access token"). */
+  async function useToken(page: Page, token: string): Promise<void> {
+    if ((await page.locator('#signed-out details').getAttribute('open')) === null) {
+      await page.click('#signed-out summary');
+    }
+    await page.fill('#token', token);
+    await page.click('#token-sign-in');
+  }
+  const signedInAs = async (page: Page) => {
+    await page.locator('#signed-in:not([hidden])').waitFor({ timeout: 5_000 });
+    return text(page.locator('#who'));
+  };
+
+  /** A browser context of its own (its own storage) that reports each CSP violation of its pages. */
+  async function newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
+    const context = await browser.newContext(options);
+    await context.exposeFunction('reportViolation', (violation: string) => violations.push(violation));
+    await context.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (event) =>
+        (window as unknown as { reportViolation: (violation: string) => void }).reportViolation(
+          `${event.effectiveDirective} ${event.blockedURI} at ${event.sourceFile}:${event.lineNumber}`,
+        ),
+      ),
+    );
+    return context;
+  }
 
   /** A seat map in a browser context of its own (its own storage), once it is live. */
   async function openMap(
@@ -59,7 +174,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
     userId?: number,
     options: { stream?: boolean } = {},
   ): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const context = await newContext({ viewport: { width: 1100, height: 800 } });
     const page = await context.newPage();
     pages.push(page);
     const errors: string[] = [];
@@ -78,8 +193,8 @@ describe('web: the seat map in Chromium', { skip }, () => {
     await page.locator(`.seat[data-seat-id="${event.seatIds.at(-1)}"][data-state]`).waitFor();
     if (options.stream !== false) await page.locator('#live[data-live="live"]').waitFor();
     if (userId) {
-      await page.fill('#user-id', String(userId));
-      await page.fill('#token', tokenFor(userId));
+      await useToken(page, tokenFor(userId));
+      assert.equal(await signedInAs(page), `user ${userId}`);
     }
     assert.deepEqual(errors, []);
     return page;
@@ -112,7 +227,7 @@ describe('web: the seat map in Chromium', { skip }, () => {
 
   it('lists the events at / with a link to each seat map', async () => {
     const event = await createTestEvent(services, 3, 'Listed in the browser');
-    const context = await browser.newContext();
+    const context = await newContext();
     const page = await context.newPage();
     pages.push(page);
     await page.goto(system.url);
@@ -121,6 +236,33 @@ describe('web: the seat map in Chromium', { skip }, () => {
     await link.click();
     await page.locator(`.seat[data-seat-id="${event.seatIds.at(-1)}"]`).waitFor();
     assert.equal(await page.locator('.seat[data-seat-id]').count(), 3);
+  });
+
+  it('runs only its own files: an injected inline script or style is refused (Content-Security-Policy)', async () => {
+    const event = await createTestEvent(services, 2, 'Injected');
+    const page = await openMap(event);
+    const injected = await page.evaluate(async () => {
+      const script = document.createElement('script');
+      script.textContent = 'window.injectedScriptRan = true';
+      document.body.append(script);
+      document.body.insertAdjacentHTML('beforeend', '<p id="injected" style="color: rgb(255, 0, 0)">x</p>');
+      return {
+        scriptRan: (window as unknown as { injectedScriptRan?: boolean }).injectedScriptRan === true,
+        color: getComputedStyle(document.querySelector('#injected') as Element).color,
+      };
+    });
+    assert.deepEqual(injected, { scriptRan: false, color: 'rgb(29, 36, 48)' });
+    // Reported as the browser gets to them; the after-each check must not see these two.
+    const deadline = Date.now() + 5_000;
+    while (violations.length < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(
+      violations
+        .splice(0)
+        .map((violation) => violation.split(' ')[0])
+        .sort(),
+      ['script-src-elem', 'style-src-attr'],
+    );
   });
 
   it('a seat booked in one page shows as booked in the other within a second', async (t) => {
@@ -208,31 +350,25 @@ describe('web: the seat map in Chromium', { skip }, () => {
     };
 
     await bookFirst();
-    assert.match(await text(message(page)), /Enter your user id/);
+    assert.match(await text(message(page)), /^Sign in before booking\.$/);
 
-    const [owner, stranger] = users as [number, number];
-    // No token or a forged one is a 401, another user's token a 403.
-    await page.fill('#user-id', String(owner));
-    const cases: [string, RegExp][] = [
-      ['', /^Booking needs an access token: paste yours above\. Nothing was booked\.$/],
-      ['not.a.token', /^Your access token was not accepted \(expired or wrong\)\. Nothing was booked\.$/],
-      [
-        tokenFor(stranger),
-        new RegExp(`^Your access token is not for user ${owner}\\. Nothing was booked\\.$`),
-      ],
-    ];
-    for (const [token, expected] of cases) {
-      await page.fill('#token', token);
-      await page.click('#book');
-      await answered(page);
-      assert.match(await text(message(page)), expected);
-    }
+    // A forged token is refused at sign-in (GET /auth/me), and the page stays signed out.
+    await useToken(page, 'not.a.token');
+    await answered(page);
+    assert.match(
+      await text(message(page)),
+      /^This access token is not accepted: The bearer token is not valid/,
+    );
+    assert.equal(await page.locator('#signed-in').getAttribute('hidden'), '');
 
-    await page.fill('#user-id', '2000000000');
-    await page.fill('#token', tokenFor(2_000_000_000));
+    await useToken(page, tokenFor(2_000_000_000));
+    assert.equal(await signedInAs(page), 'user 2000000000');
     await page.click('#book');
     await answered(page);
-    assert.match(await text(message(page)), /There is no user 2000000000\. Nothing was booked/);
+    assert.match(
+      await text(message(page)),
+      /^There is no user 2000000000\. Nothing was booked; sign in as another user\.$/,
+    );
 
     // Rate limits (the edges issue) and outages cannot be made to order here: the page's answers
     // to them are checked with those responses served in place of the real one.
@@ -244,9 +380,23 @@ describe('web: the seat map in Chromium', { skip }, () => {
         /^Booking is unavailable right now\. Nothing was booked; try again in 2 s\.$/,
       ],
       [500, {}, /^Something went wrong on our side \(HTTP 500\)\. Please try again\.$/],
+      [
+        403,
+        {},
+        new RegExp(
+          `^Signed in as user ${users[0]}, you may not book for user ${users[0]}\\. Nothing was booked\\.$`,
+        ),
+      ],
+      // A token that expired or was revoked since: the page signs out and says so.
+      [
+        401,
+        {},
+        /^Your sign-in is no longer accepted \(expired or revoked\)\. Nothing was booked; sign in again\.$/,
+      ],
     ];
-    await page.fill('#user-id', String(users[0]));
-    await page.fill('#token', tokenFor(users[0] as number));
+    await page.click('#sign-out');
+    await useToken(page, tokenFor(users[0] as number));
+    await signedInAs(page);
     for (const [status, headers, expected] of answers) {
       await page.route('**/bookings/book', (route) =>
         route.fulfill({
@@ -262,6 +412,9 @@ describe('web: the seat map in Chromium', { skip }, () => {
       assert.match(await text(message(page)), expected, String(status));
       await page.unroute('**/bookings/book');
     }
+    assert.equal(await page.locator('#signed-out').getAttribute('hidden'), null, 'signed out after the 401');
+    await useToken(page, tokenFor(users[0] as number));
+    await signedInAs(page);
     await page.route('**/bookings/book', (route) => route.abort());
     await page.click('#book');
     await answered(page);
@@ -289,6 +442,132 @@ describe('web: the seat map in Chromium', { skip }, () => {
     await page.locator('#message[data-kind="ok"]').waitFor({ timeout: 5_000 });
     assert.match(await text(message(page)), /^Booked: A2\./);
     assert.equal(polls, 3);
+  });
+
+  it('signs in as a demo user, books, and shows the seats as yours, after a reload too', async () => {
+    const event = await createTestEvent(services, 6, 'Demo sign-in');
+    const page = await openMap(event);
+    assert.equal(await page.locator('#signed-in').getAttribute('hidden'), '', 'signed out at first');
+    const options = page.locator('#demo-user option');
+    assert.ok((await options.count()) >= 1 && (await options.count()) <= 5, 'a short list of users');
+    const userId = Number(await options.first().getAttribute('value'));
+    await page.selectOption('#demo-user', String(userId));
+    await page.click('#demo-sign-in');
+    assert.match(await signedInAs(page), new RegExp(`\\(user ${userId}\\)$`));
+
+    const [first, second] = event.seatIds as [number, number];
+    await seat(page, first).click();
+    await seat(page, second).click();
+    await page.click('#book');
+    await page.locator('#message[data-kind="ok"]').waitFor({ timeout: 10_000 });
+    assert.match(await text(message(page)), /^Booked: A1 and A2\./);
+    for (const id of [first, second]) {
+      assert.match((await seat(page, id).getAttribute('aria-label')) ?? '', /, booked, yours$/);
+    }
+
+    // The sign-in lasts for the tab's session; the seats are still shown as this person's.
+    await page.reload();
+    assert.match(await signedInAs(page), new RegExp(`\\(user ${userId}\\)$`));
+    await page
+      .locator(`.seat.mine[data-seat-id="${second}"][data-state="booked"]`)
+      .waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator('#grid .seat.mine').count(), 2);
+
+    await page.click('#sign-out');
+    await page.locator('#signed-out:not([hidden])').waitFor();
+    assert.equal(await page.locator('#grid .seat.mine').count(), 0);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('seatrush.identity')), null);
+  });
+
+  it('POST /auth/demo: a short-lived token for a known user, a 422 problem for an unknown one', async () => {
+    const [userId] = users as [number];
+    const signIn = (body: unknown) =>
+      fetch(`${system.url}/auth/demo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const response = await signIn({ user_id: userId });
+    assert.equal(response.status, 200);
+    const signedIn = (await response.json()) as { token: string; user_id: number; expires_at: string };
+    assert.equal(signedIn.user_id, userId);
+    const lifetime = Date.parse(signedIn.expires_at) - Date.now();
+    assert.ok(lifetime > 0 && lifetime <= 3_600_000, `expires in ${lifetime} ms`);
+    const me = await fetch(`${system.url}/auth/me`, {
+      headers: { authorization: `Bearer ${signedIn.token}` },
+    });
+    assert.deepEqual(await me.json(), { user_id: userId, role: 'user' });
+
+    const unknown = await signIn({ user_id: 2_000_000_000 });
+    assert.equal(unknown.status, 422);
+    assert.match(unknown.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    assert.equal(((await unknown.json()) as { detail: string }).detail, 'No user 2000000000');
+    assert.equal((await signIn({ user_id: 'admin' })).status, 400);
+    assert.equal((await fetch(`${system.url}/auth/me`)).status, 401);
+  });
+
+  it('signs in with the OIDC provider (authorization code with PKCE), then books as that user', async () => {
+    const event = await createTestEvent(services, 4, 'OIDC sign-in');
+    const [, userId] = users as [number, number];
+    oidc.signedInUser = userId;
+    const tokenRequests = oidc.tokenRequests;
+    const page = await openMap(event);
+    await page.click('#oidc-sign-in');
+    // To the provider and back; the page exchanges the code and forgets it.
+    assert.equal(await signedInAs(page), `user ${userId}`);
+    assert.equal(oidc.tokenRequests, tokenRequests + 1);
+    assert.equal(new URL(page.url()).search, '');
+    await page.locator('#live[data-live="live"]').waitFor();
+
+    await seat(page, event.seatIds[3] as number).click();
+    await page.click('#book');
+    await page.locator('#message[data-kind="ok"]').waitFor({ timeout: 10_000 });
+    assert.match((await seat(page, event.seatIds[3] as number).getAttribute('class')) ?? '', /\bmine\b/);
+    const [booking] = (await (
+      await fetch(`${system.url}/bookings/user/${userId}?limit=1`, {
+        headers: { authorization: `Bearer ${tokenFor(userId)}` },
+      })
+    ).json()) as { event_id: number; seat_id: number }[];
+    assert.deepEqual(booking && [booking.event_id, booking.seat_id], [event.eventId, event.seatIds[3]]);
+
+    // A return that does not match what this tab sent (another state) is refused.
+    await page.click('#sign-out');
+    await page.route(`${oidc.issuer}/authorize*`, (route) => {
+      const back = new URL(new URL(route.request().url()).searchParams.get('redirect_uri') ?? '');
+      back.search = '?code=forged&state=forged';
+      return route.fulfill({ status: 302, headers: { location: back.href } });
+    });
+    await page.click('#oidc-sign-in');
+    await page.locator('#message[data-kind="error"]').waitFor({ timeout: 5_000 });
+    assert.match(await text(message(page)), /^Could not sign in: /);
+    assert.equal(await page.locator('#signed-in').getAttribute('hidden'), '');
+  });
+
+  it('in production without OIDC: no demo users, and the page says sign-in is not configured', async () => {
+    const production = testServices({ NODE_ENV: 'production', JWT_SECRET: randomUUID() + randomUUID() });
+    const running = await startFunctions([web], production, { host: '127.0.0.1', port: 0 });
+    try {
+      const event = await createTestEvent(services, 2, 'Production page');
+      const response = await fetch(`${running.url}/map/${event.eventId}`);
+      assert.equal(response.status, 200);
+      const page = await response.text();
+      assert.match(page, /<p id="no-sign-in">Sign-in is not configured on this site/);
+      assert.doesNotMatch(page, /demo-user|oidc-sign-in/);
+      // No provider's origin in the policy either.
+      assert.doesNotMatch(response.headers.get('content-security-policy') ?? '', /127\.0\.0\.1/);
+
+      const demo = await fetch(`${running.url}/auth/demo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: users[0] }),
+      });
+      assert.equal(demo.status, 404);
+      assert.match(demo.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    } finally {
+      await running.stop();
+      await closeServices(production);
+      production.subscriber.disconnect();
+    }
   });
 
   it('answers an HTML 404 for an unknown event', async () => {

@@ -3,7 +3,8 @@
  * The seat-map page's script, run in the browser (served at /assets/seat-map.js as the bundle
  * `npm run build:web` writes to ../generated/). It draws the seats from the stream's snapshot,
  * applies every change, frees a hold when its `expires_at` passes (no change announces that), and
- * books the selected seats with POST /bookings/book, saying what each answer means.
+ * books the selected seats with POST /bookings/book as the person signed in (identity.ts, oidc.ts),
+ * saying what each answer means.
  *
  * Only types may be imported from the server's code (`import type`): they vanish from the bundle.
  */
@@ -15,6 +16,16 @@ import type {
   RequestStatusBody,
   SnapshotData,
 } from '../../../lib/booking/responses.ts';
+import type { UserBooking } from '../../user-bookings/list-user-bookings.ts';
+import {
+  demoSignIn,
+  type Identity,
+  keepIdentity,
+  keptIdentity,
+  SignInError,
+  tokenSignIn,
+} from './identity.ts';
+import { finishOidcSignIn, type OidcSettings, startOidcSignIn } from './oidc.ts';
 
 type SeatState = EventSeatsBody['seats'][number]['state'];
 
@@ -50,6 +61,8 @@ const FOLLOW_FOR_MS = 30_000;
 const LAPSE_CHECK_MS = 250;
 /** How long to wait before opening a stream the server refused again. */
 const RECONNECT_MS = 3_000;
+/** The person's newest bookings read to mark their seats (GET /bookings/user/:id's largest page). */
+const OWN_BOOKINGS_READ = 200;
 
 /** The page's elements, all rendered by seat-map-page.ts around #seat-map. */
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -86,7 +99,10 @@ function startSeatMap(root: HTMLElement): void {
   const live = byId('live');
   const counts = byId('counts');
   const selection = byId('selection');
-  const userInput = byId<HTMLInputElement>('user-id');
+  const signInSection = byId('sign-in');
+  const signedOutView = byId('signed-out');
+  const signedInView = byId('signed-in');
+  const who = byId('who');
   const tokenInput = byId<HTMLInputElement>('token');
   const bookButton = byId<HTMLButtonElement>('book');
   const clearButton = byId<HTMLButtonElement>('clear');
@@ -102,21 +118,7 @@ function startSeatMap(root: HTMLElement): void {
   let lastEventId = '';
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let booking = false;
-
-  // Both fields are kept across visits, in this browser only (storage may be refused: then not).
-  for (const [input, key] of [
-    [userInput, 'seatrush.userId'],
-    [tokenInput, 'seatrush.token'],
-  ] as const) {
-    try {
-      input.value = localStorage.getItem(key) || '';
-    } catch {}
-    input.addEventListener('change', () => {
-      try {
-        localStorage.setItem(key, input.value.trim());
-      } catch {}
-    });
-  }
+  let identity: Identity | undefined;
 
   function say(kind: 'info' | 'ok' | 'warn' | 'error', text: string): void {
     message.dataset.kind = kind;
@@ -129,6 +131,82 @@ function startSeatMap(root: HTMLElement): void {
       ? names.join('')
       : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
   }
+
+  function showIdentity(): void {
+    signedOutView.hidden = identity !== undefined;
+    signedInView.hidden = identity === undefined;
+    who.textContent = identity?.label ?? '';
+  }
+
+  /** Marks the person's booked seats of this event as theirs (their newest bookings: enough for one event). */
+  async function loadMine(): Promise<void> {
+    if (!identity) return;
+    try {
+      const response = await fetch(`/bookings/user/${identity.userId}?limit=${OWN_BOOKINGS_READ}`, {
+        headers: { accept: 'application/json', ...authorization() },
+      });
+      if (!response.ok) return;
+      for (const booking of (await response.json()) as UserBooking[]) {
+        if (booking.event_id === eventId && booking.status === 'CONFIRMED') mine.add(booking.seat_id);
+      }
+    } catch {
+      // Unreachable: the seats booked from this page are still marked as they are booked.
+    }
+    for (const id of mine) paint(id);
+  }
+
+  function signedInAs(signedIn: Identity | undefined): void {
+    identity = signedIn;
+    keepIdentity(signedIn);
+    const marked = [...mine];
+    mine.clear();
+    for (const id of marked) paint(id);
+    showIdentity();
+    void loadMine();
+  }
+
+  /** Runs one way of signing in, saying what went wrong if it did. */
+  async function signInWith(attempt: () => Promise<Identity | undefined>): Promise<void> {
+    try {
+      const signedIn = await attempt();
+      if (!signedIn) return;
+      signedInAs(signedIn);
+      say('info', `Signed in as ${signedIn.label}.`);
+    } catch (error) {
+      say('error', error instanceof SignInError ? error.message : `Could not sign in: ${String(error)}.`);
+    }
+  }
+
+  const oidc: OidcSettings | undefined = signInSection.dataset.oidcIssuer
+    ? {
+        issuer: signInSection.dataset.oidcIssuer,
+        clientId: signInSection.dataset.oidcClientId ?? '',
+        scope: signInSection.dataset.oidcScope ?? 'openid',
+        audience: signInSection.dataset.oidcAudience ?? '',
+      }
+    : undefined;
+  if (oidc) {
+    byId('oidc-sign-in').addEventListener('click', () =>
+      startOidcSignIn(oidc, new URL(location.href)).catch((error) =>
+        say('error', `Could not reach the sign-in provider: ${String(error)}.`),
+      ),
+    );
+  }
+  document.getElementById('demo-sign-in')?.addEventListener('click', () => {
+    const userId = Number(byId<HTMLSelectElement>('demo-user').value);
+    void signInWith(() => demoSignIn(userId));
+  });
+  byId('token-sign-in').addEventListener('click', () => {
+    const token = tokenInput.value.trim();
+    if (!token) return say('error', 'Paste an access token first.');
+    void signInWith(() => tokenSignIn(token)).then(() => {
+      tokenInput.value = '';
+    });
+  });
+  byId('sign-out').addEventListener('click', () => {
+    signedInAs(undefined);
+    say('info', 'Signed out.');
+  });
 
   function build(list: EventSeatsBody['seats']): void {
     grid.textContent = '';
@@ -287,7 +365,7 @@ function startSeatMap(root: HTMLElement): void {
           'Nothing was booked; pick other seats and try again.',
       );
     } else if (reason === 'UNKNOWN_USER') {
-      say('error', `There is no user ${userInput.value}. Nothing was booked; check your user id.`);
+      say('error', `There is no user ${identity?.userId}. Nothing was booked; sign in as another user.`);
     } else if (reason === 'UNKNOWN_SEATS' || reason === 'UNKNOWN_EVENT') {
       say('error', 'Those seats are no longer part of this event. Nothing was booked; reload the page.');
     } else {
@@ -295,10 +373,9 @@ function startSeatMap(root: HTMLElement): void {
     }
   }
 
-  /** The typed token as a bearer token, if one was typed. */
+  /** The signed-in person's token as a bearer token. */
   function authorization(): Record<string, string> {
-    const token = tokenInput.value.trim();
-    return token ? { authorization: `Bearer ${token}` } : {};
+    return identity ? { authorization: `Bearer ${identity.token}` } : {};
   }
 
   /** A 202: the request waits in the queue; ask for its outcome until it is decided. */
@@ -322,13 +399,13 @@ function startSeatMap(root: HTMLElement): void {
   }
 
   async function book(): Promise<void> {
-    const userId = Number(userInput.value);
-    const token = tokenInput.value.trim();
-    if (!Number.isInteger(userId) || userId < 1) {
-      say('error', 'Enter your user id (a whole number from 1) before booking.');
-      userInput.focus();
+    // Who books is who was signed in at the click, whatever happens meanwhile.
+    const bookingAs = identity;
+    if (!bookingAs) {
+      say('error', 'Sign in before booking.');
       return;
     }
+    const { userId } = bookingAs;
     const ids = [...selected];
     if (ids.length === 0) {
       say('error', 'Select at least one free seat first.');
@@ -358,13 +435,16 @@ function startSeatMap(root: HTMLElement): void {
         say('info', `Request accepted; waiting for the confirmation of ${seatNames(ids)}…`);
         await follow(body.status_url || `/bookings/requests/${body.request_id}`, ids);
       } else if (response.status === 401) {
-        const problem = token
-          ? 'Your access token was not accepted (expired or wrong).'
-          : 'Booking needs an access token: paste yours above.';
-        say('error', `${problem} Nothing was booked.`);
-        tokenInput.focus();
+        signedInAs(undefined);
+        say(
+          'error',
+          'Your sign-in is no longer accepted (expired or revoked). Nothing was booked; sign in again.',
+        );
       } else if (response.status === 403) {
-        say('error', `Your access token is not for user ${userId}. Nothing was booked.`);
+        say(
+          'error',
+          `Signed in as ${bookingAs.label}, you may not book for user ${userId}. Nothing was booked.`,
+        );
       } else if (response.status >= 400 && response.status < 500 && body.reason) {
         rejected(body.reason, body.taken_seat_ids || body.unknown_seat_ids);
       } else if (response.status === 429) {
@@ -432,6 +512,19 @@ function startSeatMap(root: HTMLElement): void {
     });
   }
 
+  identity = keptIdentity();
+  showIdentity();
+  void loadMine();
+  if (oidc) {
+    const page = new URL(location.href);
+    void signInWith(async () => {
+      const returned = await finishOidcSignIn(oidc, page);
+      if (!returned) return undefined;
+      // The provider's answer leaves the address bar: a reload must not replay it.
+      history.replaceState(null, '', page.pathname);
+      return tokenSignIn(returned.accessToken, returned);
+    });
+  }
   summarize();
   connect();
 }
