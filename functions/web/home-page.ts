@@ -5,7 +5,11 @@ import { describeRoute } from 'hono-openapi';
 import { events } from '../../lib/booking/db/schema.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { textResponse } from '../../lib/platform/openapi.ts';
+import { rateLimitReads } from '../../lib/platform/rate-limit.ts';
 import { formatDate, layout, pageSecurityHeaders } from './layout.ts';
+
+/** The page lists at most this many events; GET /events pages through all of them. */
+export const HOME_PAGE_EVENTS = 100;
 
 /** GET /: the events, soonest first, each linking to its seat map. */
 export const homePage = new Hono<AppEnv>().get(
@@ -14,6 +18,7 @@ export const homePage = new Hono<AppEnv>().get(
     summary: 'The events page',
     responses: { 200: textResponse('The events, each linking to its seat map', 'text/html') },
   }),
+  rateLimitReads,
   pageSecurityHeaders,
   async (c) => {
     const { db } = c.get('services');
@@ -27,7 +32,9 @@ export const homePage = new Hono<AppEnv>().get(
         freeSeats: sql<number>`(select count(*)::int from seats s where s.event_id = "events"."id" and not s.is_booked)`,
       })
       .from(events)
-      .orderBy(asc(events.date), asc(events.id));
+      .orderBy(asc(events.date), asc(events.id))
+      .limit(HOME_PAGE_EVENTS + 1);
+    const more = rows.length > HOME_PAGE_EVENTS;
 
     const list =
       rows.length === 0
@@ -35,7 +42,7 @@ export const homePage = new Hono<AppEnv>().get(
         : html`<table class="events">
 <thead><tr><th>Event</th><th>When</th><th>Where</th><th>Free seats</th></tr></thead>
 <tbody>
-${rows.map(
+${rows.slice(0, HOME_PAGE_EVENTS).map(
   (event) => html`<tr>
 <td><a href="/map/${event.id}">${event.name}</a></td>
 <td>${formatDate(event.date)}</td>
@@ -44,7 +51,7 @@ ${rows.map(
 </tr>
 `,
 )}</tbody>
-</table>`;
+</table>${more ? html`<p>The first ${HOME_PAGE_EVENTS} events; <a href="/events">GET /events</a> pages through all.</p>` : ''}`;
 
     return c.html(
       layout({

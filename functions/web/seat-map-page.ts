@@ -4,8 +4,10 @@ import { html } from 'hono/html';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
+import { findEvent } from '../../lib/booking/unknown-events.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { textResponse } from '../../lib/platform/openapi.ts';
+import { rateLimitReads } from '../../lib/platform/rate-limit.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import { formatDate, layout, pageSecurityHeaders } from './layout.ts';
 import { demoSignInEnabled, demoUsers } from './sign-in.ts';
@@ -43,18 +45,20 @@ export const seatMapPage = new Hono<AppEnv>().get(
       404: textResponse('No such event: a page saying so', 'text/html'),
     },
   }),
+  rateLimitReads,
   validate('param', Params),
   pageSecurityHeaders,
   async (c) => {
     const { eventId } = c.req.valid('param');
     const { db, config } = c.get('services');
-    const [[event], demo] = await Promise.all([
-      db
+    // An id that named no event a moment ago costs Postgres nothing (a scan of ids).
+    const event = await findEvent(c.get('services'), eventId, async () => {
+      const [found] = await db
         .select({ id: events.id, name: events.name, date: events.date, location: events.location })
         .from(events)
-        .where(eq(events.id, eventId)),
-      demoSignInEnabled(config) ? demoUsers(db) : undefined,
-    ]);
+        .where(eq(events.id, eventId));
+      return found;
+    });
 
     if (!event) {
       return c.html(
@@ -67,6 +71,7 @@ export const seatMapPage = new Hono<AppEnv>().get(
       );
     }
 
+    const demo = demoSignInEnabled(config) ? await demoUsers(db) : undefined;
     return c.html(
       layout({
         title: event.name,

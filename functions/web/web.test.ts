@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import {
   type Browser,
   type BrowserContext,
@@ -17,11 +18,13 @@ import {
   type Locator,
   type Page,
 } from 'playwright-core';
+import { events } from '../../lib/booking/db/schema.ts';
 import { issueToken } from '../../lib/platform/auth.ts';
 import { type RunningFunctions, startFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
 import { startSystem } from '../../test/system.ts';
+import { HOME_PAGE_EVENTS } from './home-page.ts';
 import web from './index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -225,8 +228,18 @@ describe('web: the seat map in Chromium', { skip }, () => {
   const seatLog = (page: Page) =>
     page.evaluate(() => (window as unknown as { seatLog: { state: string; at: number }[] }).seatLog);
 
-  it('lists the events at / with a link to each seat map', async () => {
+  it('lists the soonest events at / with a link to each seat map, at most HOME_PAGE_EVENTS of them', async () => {
     const event = await createTestEvent(services, 3, 'Listed in the browser');
+    // The soonest of all, so it is on the page however many events earlier tests left.
+    await services.db
+      .update(events)
+      .set({ date: new Date('2029-01-01T20:00:00Z') })
+      .where(eq(events.id, event.eventId));
+    const extra = HOME_PAGE_EVENTS + 1 - (await services.db.$count(events));
+    for (let i = 0; i < extra; i++) await createTestEvent(services, 0, 'Filler');
+    const home = await (await fetch(system.url)).text();
+    assert.equal(home.match(/<a href="\/map\/\d+">/g)?.length, HOME_PAGE_EVENTS, 'the list is bounded');
+    assert.match(home, /The first 100 events/);
     const context = await newContext();
     const page = await context.newPage();
     pages.push(page);

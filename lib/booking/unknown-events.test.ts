@@ -6,6 +6,7 @@ import { eq } from 'drizzle-orm';
 import eventSeats from '../../functions/event-seats/index.ts';
 import events from '../../functions/events/index.ts';
 import seatStream from '../../functions/seat-stream/index.ts';
+import web from '../../functions/web/index.ts';
 import { createTestEvent, testServices } from '../../test/support.ts';
 import { createFunctionApp } from '../platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../services.ts';
@@ -33,6 +34,7 @@ const readsOfOneEvent = [
   { fn: events, path: (id: number) => `/events/${id}` },
   { fn: eventSeats, path: (id: number) => `/events/seats/${id}` },
   { fn: seatStream, path: (id: number) => `/events/${id}/stream` },
+  { fn: web, path: (id: number) => `/map/${id}` },
 ];
 
 describe('unknown event ids', () => {
