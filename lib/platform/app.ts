@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
@@ -65,9 +65,11 @@ export function newApp(options: {
   const { name, services } = options;
   const app = new Hono<AppEnv>();
   app.use(requestId());
-  app.use(typeof services === 'function' ? services : provideServices(services));
+  // The process's own services are set with the logger, in one middleware (see httpRequests).
+  if (typeof services === 'function') app.use(services);
   app.use(async (c, next) => {
     const started = performance.now();
+    if (typeof services !== 'function') c.set('services', services);
     const logger = c.get('services').logger.child({ fn: name, requestId: c.get('requestId') });
     c.set('logger', logger);
     await next();
@@ -112,34 +114,23 @@ export function answerWithProblems(app: Hono<AppEnv>, fallbackLogger?: Logger): 
 /** Request bodies of HTTP functions are small JSON documents; a Kafka batch may be large. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-/** 415 for a body that is not JSON, 413 for one over `maxBytes`, before anything parses it. */
-function jsonBodies(maxBytes: number): MiddlewareHandler<AppEnv>[] {
-  return [
-    async (c, next) => {
-      const hasBody =
-        c.req.header('content-length') !== undefined || c.req.header('transfer-encoding') !== undefined;
-      if (
-        hasBody &&
-        c.req.header('content-length') !== '0' &&
-        ['POST', 'PUT', 'PATCH'].includes(c.req.method)
-      ) {
-        if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
-          throw new ApiError('UNSUPPORTED_MEDIA_TYPE', {
-            detail: 'The request body must be application/json',
-          });
-        }
-      }
-      await next();
-    },
-    declaredLengthOrBodyLimit(maxBytes),
-  ];
+/** 415 for a body that is not JSON, before anything parses it. */
+function assertJsonBody(c: Context<AppEnv>): void {
+  const length = c.req.header('content-length');
+  const hasBody = length !== undefined || c.req.header('transfer-encoding') !== undefined;
+  if (hasBody && length !== '0' && ['POST', 'PUT', 'PATCH'].includes(c.req.method)) {
+    if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
+      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', { detail: 'The request body must be application/json' });
+    }
+  }
 }
 
 /**
- * A declared Content-Length is checked from the header alone; hono's bodyLimit, which makes the
- * node adapter build a full Web Request and stream for every request, only counts chunked bodies.
+ * 413 for a body over `maxBytes`. A declared Content-Length is checked from the header alone;
+ * hono's bodyLimit, which makes the node adapter build a full Web Request and stream for every
+ * request, only counts chunked bodies.
  */
-function declaredLengthOrBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+function bodyLimitOf(maxBytes: number): (c: Context<AppEnv>, next: Next) => Promise<void> {
   const tooLarge = () =>
     new ApiError('PAYLOAD_TOO_LARGE', { detail: `The request body must be at most ${maxBytes} bytes` });
   const countingLimit = bodyLimit({
@@ -148,41 +139,60 @@ function declaredLengthOrBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> 
       throw tooLarge();
     },
   });
-  return async (c, next) => {
+  return (c, next) => {
     const length = c.req.header('content-length');
     if (length === undefined || c.req.header('transfer-encoding') !== undefined)
-      return countingLimit(c, next);
+      return countingLimit(c, next).then(() => {});
     if (Number(length) > maxBytes) throw tooLarge();
-    await next();
+    return next();
   };
 }
 
-/**
- * Every answer of an HTTP function is what its Content-Type says: no browser may sniff a JSON
- * document (or a problem echoing a path) into HTML or script. Set before the handler runs, so
- * the header joins its response as it is built.
- */
-const noSniffing: MiddlewareHandler<AppEnv> = (c, next) => {
-  c.header('x-content-type-options', 'nosniff');
-  return next();
-};
+/** One hono/timeout per REQUEST_TIMEOUT_MS (workerd parses the settings again for each request). */
+const deadlines = new Map<number, MiddlewareHandler<AppEnv>>();
 
 /**
  * A request not answered within REQUEST_TIMEOUT_MS gets a 503. The deadline ends when the
  * response starts, so an open seat stream goes on. The handler is not stopped: a write may still
  * take effect, and its answer says so (`book` and `cancel` answer by their own, shorter deadlines).
  */
-const requestTimeout: MiddlewareHandler<AppEnv> = (c, next) => {
-  const ms = c.get('services').config.REQUEST_TIMEOUT_MS;
-  const timedOut = () =>
-    new HTTPException(503, {
-      message:
-        c.req.method === 'GET' || c.req.method === 'HEAD'
-          ? `No answer within ${ms} ms; retry shortly.`
-          : `No answer within ${ms} ms; the request may still take effect: retry with the same Idempotency-Key to learn its outcome.`,
-    });
-  return timeout(ms, timedOut)(c, next);
-};
+function deadlineOf(ms: number): MiddlewareHandler<AppEnv> {
+  let deadline = deadlines.get(ms);
+  if (!deadline) {
+    deadline = timeout(
+      ms,
+      (c) =>
+        new HTTPException(503, {
+          message:
+            c.req.method === 'GET' || c.req.method === 'HEAD'
+              ? `No answer within ${ms} ms; retry shortly.`
+              : `No answer within ${ms} ms; the request may still take effect: retry with the same Idempotency-Key to learn its outcome.`,
+        }),
+    );
+    deadlines.set(ms, deadline);
+  }
+  return deadline;
+}
+
+/**
+ * What every HTTP request passes before its route: the CORS policy (lib/platform/cors.ts),
+ * nosniff on every answer (no browser may sniff a JSON document, or a problem echoing a path,
+ * into HTML or script), a JSON body of at most `maxBytes`, and the request deadline. One
+ * middleware calling these in turn, not five: each layer of Hono's middleware chain costs the
+ * booking hot path a few microseconds of promise bookkeeping.
+ */
+function httpRequests(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const cors = corsPolicy();
+  const limitBody = bodyLimitOf(maxBytes);
+  return (c, next) => {
+    c.header('x-content-type-options', 'nosniff');
+    const handle = async () => {
+      assertJsonBody(c);
+      await deadlineOf(c.get('services').config.REQUEST_TIMEOUT_MS)(c, () => limitBody(c, next));
+    };
+    return cors(c, handle);
+  };
+}
 
 /** A function's whole app: the shared factory plus its route modules. */
 export function createFunctionApp(
@@ -191,8 +201,7 @@ export function createFunctionApp(
 ): Hono<AppEnv> {
   const app = newApp({ ...definition, services });
   if (definition.trigger.kind === 'http') {
-    app.use(corsPolicy(), noSniffing, requestTimeout);
-    app.use(...jsonBodies(MAX_BODY_BYTES));
+    app.use(httpRequests(MAX_BODY_BYTES));
     serveApiDocs(app, () => definition.routes, `seatrush: ${definition.name}`);
   }
   for (const routes of definition.routes) app.route('/', routes);
