@@ -11,7 +11,7 @@ import { Id, IdParam } from './validation.ts';
 
 export const ROLES = ['user', 'admin'] as const satisfies readonly Role[];
 
-/** The settings that decide which tokens pass (lib/platform/config.ts, issue 17 part A). */
+/** The settings that decide which tokens pass (lib/platform/config.ts). */
 const TOKEN_SETTINGS = [
   'JWT_SECRET',
   'AUTH_MAX_TOKEN_LIFETIME_S',

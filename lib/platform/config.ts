@@ -3,6 +3,14 @@ import * as v from 'valibot';
 const integer = (fallback: number, min = 0) =>
   v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(min)), String(fallback));
 
+/** A URL that tokens or keys come from: https, or plain http on this machine only (tests, development). */
+const httpsUnlessLocal = v.check(
+  (value: string) =>
+    value === '' ||
+    (URL.canParse(value) && /^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$))/.test(value)),
+  'must be an https:// URL (http:// only on localhost or 127.0.0.1)',
+);
+
 const urlWithScheme = (schemes: string[], fallback: string) =>
   v.optional(
     v.pipe(
@@ -130,7 +138,7 @@ export const ConfigSchema = v.object({
       'the pause between two runs of `reconciler`, which repairs the Redis seat cache from Postgres: drift from any cause heals within about this long plus one run',
     ),
   ),
-  // Issue 17, part A (tokens and identity providers): how bearer tokens are verified, from
+  // Tokens and identity providers: how bearer tokens are verified, from
   // JWT_SECRET to AUTH_JWKS_CACHE_MAX_AGE_S. lib/platform/auth.ts reads them; parseConfig refuses
   // combinations that would leave tokens unchecked.
   JWT_SECRET: v.pipe(
@@ -159,12 +167,7 @@ export const ConfigSchema = v.object({
   ),
   AUTH_JWKS_URL: v.pipe(
     v.optional(v.string(), ''),
-    v.check(
-      (value) =>
-        value === '' ||
-        (URL.canParse(value) && /^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$))/.test(value)),
-      'must be an https:// URL (http:// only on localhost or 127.0.0.1)',
-    ),
+    httpsUnlessLocal,
     v.description(
       "an identity provider's JSON Web Key Set: when set, bearer tokens must be RS256 or ES256 tokens it signed (HS256 ones are refused); unset, HS256 with JWT_SECRET",
     ),
@@ -210,7 +213,7 @@ export const ConfigSchema = v.object({
     v.description('`book`/`cancel` requests per client address per window (0: off)'),
   ),
   RATE_LIMIT_WINDOW_S: v.pipe(integer(10, 1), v.description('the sliding window, in seconds')),
-  // Issue 17, part 3 (the bounded public surface): reads limited per address, seat streams
+  // The bounded public surface: reads limited per address, seat streams
   // capped, unknown event ids remembered, a deadline on every answer.
   RATE_LIMIT_READS_PER_ADDRESS: v.pipe(
     integer(600),
@@ -253,7 +256,7 @@ export const ConfigSchema = v.object({
       "take the client address from `X-Forwarded-For`'s last entry, the one the proxy in front of the functions wrote (only behind a proxy that sets it; entries before it are the client's word)",
     ),
   ),
-  // Issue 17, part 4 (trust boundaries): which other sites' pages may call the API.
+  // Trust boundaries: which other sites' pages may call the API.
   CORS_ORIGINS: v.pipe(
     v.optional(
       v.pipe(
@@ -279,16 +282,11 @@ export const ConfigSchema = v.object({
       "other sites whose pages may call the API from a browser (CORS): comma-separated origins such as `https://shop.example`, or `*` for any; unset: this site's own pages only. Never with cookies (`Access-Control-Allow-Credentials`): callers authenticate with a bearer token",
     ),
   ),
-  // Issue 17, part 5 (sign-in on the page): the seat-map page signs in with an OpenID Connect
+  // Sign-in on the page: the seat-map page signs in with an OpenID Connect
   // provider itself (authorization code with PKCE, in the browser); '' leaves it unset.
   AUTH_OIDC_ISSUER: v.pipe(
     v.optional(v.string(), ''),
-    v.check(
-      (value) =>
-        value === '' ||
-        (URL.canParse(value) && /^(https:\/\/|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$))/.test(value)),
-      'must be an https:// URL (http:// only on localhost or 127.0.0.1)',
-    ),
+    httpsUnlessLocal,
     v.description(
       'the OpenID Connect provider the seat-map page signs in with (discovery at `<issuer>/.well-known/openid-configuration`); unset: no sign-in in production, sign-in as a demo user in development',
     ),
@@ -318,7 +316,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Issue 17, part A: what would let a token through unchecked. The public development secret
+ * What would let a token through unchecked. The public development secret
  * only where NODE_ENV says development or test (unset is production); a key set only with the
  * issuer and audience its tokens must carry, since one provider signs tokens for many clients.
  */
