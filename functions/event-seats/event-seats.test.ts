@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { eq, inArray } from 'drizzle-orm';
 import * as v from 'valibot';
 import { events, seats } from '../../lib/booking/db/schema.ts';
@@ -195,6 +196,55 @@ describe('event-seats', () => {
       const text = await response.text();
       assert.match(text, detail, path);
       assert.doesNotMatch(text, /at .+\.ts:\d+/, 'no stack trace');
+    }
+  });
+
+  it('answers an ETag, and 304 with no body to an If-None-Match naming it, cacheable for a second', async () => {
+    const event = await createTestEvent(services, 3);
+    const path = `/events/seats/${event.eventId}`;
+    const first = await app.request(path);
+    const etag = first.headers.get('etag') ?? '';
+    assert.match(etag, /^W\/"[\w-]+"$/);
+    assert.equal(first.headers.get('cache-control'), 'public, max-age=1');
+    assert.equal(first.headers.get('vary'), 'accept-encoding');
+    const body = await first.text();
+
+    for (const ifNoneMatch of [etag, `"other", ${etag.slice(2)}`, '*']) {
+      const unchanged = await app.request(path, { headers: { 'if-none-match': ifNoneMatch } });
+      assert.equal(unchanged.status, 304, ifNoneMatch);
+      assert.equal(await unchanged.text(), '');
+      assert.equal(unchanged.headers.get('etag'), etag);
+      assert.equal(unchanged.headers.get('cache-control'), 'public, max-age=1');
+    }
+    const other = await app.request(path, { headers: { 'if-none-match': 'W/"other"' } });
+    assert.equal(other.status, 200);
+    assert.equal(await other.text(), body);
+  });
+
+  it('compresses as Accept-Encoding asks, Brotli before gzip when both are as welcome', async () => {
+    const event = await createTestEvent(services, 40);
+    const path = `/events/seats/${event.eventId}`;
+    const plain = await (await app.request(path)).text();
+    const cases: [string | undefined, string | null][] = [
+      [undefined, null],
+      ['identity', null],
+      ['gzip', 'gzip'],
+      ['gzip, deflate, br', 'br'],
+      ['br;q=0.5, gzip', 'gzip'],
+      ['br;q=0, gzip;q=0', null],
+      ['*', null],
+    ];
+    for (const [acceptEncoding, expected] of cases) {
+      const headers: Record<string, string> =
+        acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding };
+      const response = await app.request(path, { headers });
+      assert.equal(response.headers.get('content-encoding'), expected, String(acceptEncoding));
+      assert.equal(response.headers.get('content-type'), 'application/json');
+      const bytes = Buffer.from(await response.arrayBuffer());
+      const decoded =
+        expected === 'br' ? brotliDecompressSync(bytes) : expected === 'gzip' ? gunzipSync(bytes) : bytes;
+      assert.equal(decoded.toString(), plain, String(acceptEncoding));
+      if (expected) assert.ok(bytes.length < Buffer.byteLength(plain), 'smaller');
     }
   });
 

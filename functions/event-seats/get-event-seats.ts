@@ -1,18 +1,24 @@
 import { asc, gt } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import { accepts } from 'hono/accepts';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
 import { EventSeatsBody } from '../../lib/booking/responses.ts';
 import {
   eventSeatsBody,
-  readEventSeats,
   type SeatSource,
   type SeatStatus,
   seatsFromCache,
   seatsFromPostgres,
   withRedis,
 } from '../../lib/booking/seats/availability.ts';
+import {
+  ENCODINGS,
+  type Encoding,
+  type SeatMapSnapshot,
+  seatMapSnapshots,
+} from '../../lib/booking/seats/snapshots.ts';
 import { findEvent } from '../../lib/booking/unknown-events.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
@@ -46,7 +52,9 @@ export const DATA_SOURCE_HEADER = 'x-data-source';
  * event, by event id, `limit` at a time, with a `Link: <...>; rel="next"` while more follow.
  * Read from the Redis cache (warmed when the event is not in it); from Postgres when Redis does
  * not answer, which knows no holds. `x-data-source` says which. Limited per address as a
- * public read; an id known to name no event is answered 404 without a lookup.
+ * public read; an id known to name no event is answered 404 without a lookup. One event's map
+ * is served from the process's snapshot (lib/booking/seats/snapshots.ts): with an `ETag` (304 to
+ * an `If-None-Match` naming it), Brotli or gzip as Accept-Encoding asks, cacheable for a second.
  */
 export const getEventSeats = new Hono<AppEnv>().get(
   '/events/seats/:eventId',
@@ -54,7 +62,8 @@ export const getEventSeats = new Hono<AppEnv>().get(
     summary: "An event's seats and their states, or a page of every event's",
     responses: {
       200: jsonResponse(
-        "The event's seats; for `*` an array of these, one per event",
+        "The event's seats; for `*` an array of these, one per event. One event's carry an `ETag`: " +
+          'to an `If-None-Match` naming it the answer is 304, with no body',
         v.union([EventSeatsBody, v.array(EventSeatsBody)]),
       ),
       ...problemResponses({ 404: 'No such event' }),
@@ -67,12 +76,11 @@ export const getEventSeats = new Hono<AppEnv>().get(
     const { eventId } = c.req.valid('param');
     if (eventId !== '*') {
       const services = c.get('services');
-      const found = await findEvent(services, eventId, () =>
-        readEventSeats(services, eventId, c.get('logger')),
+      const snapshot = await findEvent(services, eventId, () =>
+        seatMapSnapshots(services).get(eventId, c.get('logger')),
       );
-      if (!found) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
-      c.header(DATA_SOURCE_HEADER, found.source);
-      return c.json(eventSeatsBody(eventId, found.seats));
+      if (!snapshot) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
+      return snapshotResponse(c, snapshot);
     }
 
     const { limit, cursor } = c.req.valid('query');
@@ -100,6 +108,50 @@ export const getEventSeats = new Hono<AppEnv>().get(
     return c.json(eventIds.map((id) => eventSeatsBody(id, seatsByEvent.get(id) ?? [])));
   },
 );
+
+/**
+ * Lets a CDN or browser reuse a map for a second without asking: about as stale as the snapshot
+ * itself may be (SEAT_MAP_MAX_AGE_MS), and a booking still finds out about a taken seat.
+ */
+export const SEAT_MAP_CACHE_CONTROL = 'public, max-age=1';
+
+/**
+ * The snapshot's bytes, compressed as the client prefers (Brotli before gzip when it accepts
+ * both alike), or 304 with no body when its `If-None-Match` names the snapshot's ETag.
+ */
+function snapshotResponse(c: Context<AppEnv>, snapshot: SeatMapSnapshot): Response {
+  const headers: Record<string, string> = {
+    [DATA_SOURCE_HEADER]: snapshot.source,
+    etag: snapshot.etag,
+    'cache-control': SEAT_MAP_CACHE_CONTROL,
+    vary: 'accept-encoding',
+  };
+  if (matchesEtag(c.req.header('if-none-match'), snapshot.etag)) return c.body(null, 304, headers);
+  const encoding = accepts(c, {
+    header: 'Accept-Encoding',
+    supports: [...ENCODINGS],
+    default: 'identity',
+    match: (accepted, { supports, default: identity }) => {
+      let best = { encoding: identity, q: 0 };
+      for (const encoding of supports) {
+        const q = accepted.find((a) => a.type.toLowerCase() === encoding)?.q ?? 0;
+        if (q > best.q) best = { encoding, q };
+      }
+      return best.encoding;
+    },
+  }) as Encoding | 'identity';
+  headers['content-type'] = 'application/json';
+  if (encoding === 'identity') return c.body(snapshot.json, 200, headers);
+  headers['content-encoding'] = encoding;
+  return c.body(snapshot.encoded(encoding), 200, headers);
+}
+
+/** `If-None-Match` by weak comparison (RFC 9110 13.1.2): `*`, or any listed tag with the same opaque value. */
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
 
 /** Every event of a page from one source: Redis for all of them, or Postgres for all of them. */
 async function readManyEvents(

@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { ChangeData, SnapshotData } from '../../lib/booking/responses.ts';
 import { seatChangeFeed } from '../../lib/booking/seats/changes.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/booking/seats/keys.ts';
+import { seatMapSnapshots } from '../../lib/booking/seats/snapshots.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { type RunningFunctions, startFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, type Services } from '../../lib/services.ts';
@@ -185,6 +186,33 @@ describe('seat-stream', () => {
     assert.deepEqual(first.json.available_seats, event.seatIds);
   });
 
+  it("starts from the process's seat-map snapshot in memory, then the changes made since it was read", async () => {
+    const event = await createTestEvent(services, 3);
+    const [a, b] = event.seatIds as [number, number];
+    const snapshot = await seatMapSnapshots(services).get(event.eventId);
+    assert.equal(snapshot?.changeId, '0-0');
+    // A change recorded in the event's stream but not announced: the snapshot in memory stays
+    // as it is (SEAT_MAP_MAX_AGE_MS), so only the replay can show it.
+    await services.redis.set(seatKeys.seat(event.eventId, b), 'b:1');
+    const recordedId = await services.redis.xadd(
+      seatKeys.changes(event.eventId),
+      '*',
+      'change',
+      JSON.stringify({ eventId: event.eventId, state: 'booked', seatIds: [b], userId: 1 }),
+    );
+
+    const stream = await connect(event.eventId);
+    const first = await stream.nextEvent();
+    assert.equal(first.event, 'snapshot');
+    assert.equal(first.id, '0-0', 'the snapshot read before the change');
+    assert.deepEqual(v.parse(SnapshotData, first.json), first.json, 'the contract holds');
+    assert.deepEqual(first.json.available_seats, [a, b, event.seatIds[2]]);
+    assert.ok(Math.abs(v.parse(SnapshotData, first.json).server_time - Date.now()) < 5_000);
+    const replayed = await stream.nextEvent();
+    assert.deepEqual([replayed.event, replayed.id], ['change', recordedId]);
+    assert.deepEqual(replayed.json, { event_id: event.eventId, state: 'booked', seat_ids: [b] });
+  });
+
   it('shares one Redis subscription among all streams, and a change reaches every one of them', async (t) => {
     const event = await createTestEvent(services, 2);
     const [a] = event.seatIds as [number];
@@ -194,7 +222,8 @@ describe('seat-stream', () => {
     const before = await subscribers();
     const streams = await Promise.all(Array.from({ length: 200 }, () => connect(event.eventId)));
     await Promise.all(streams.map((s) => s.nextEvent()));
-    assert.equal(seatChangeFeed(services).watching(event.eventId), 201);
+    // Besides the streams, the process's seat-map snapshot of the event watches it.
+    assert.equal(seatChangeFeed(services).watching(event.eventId), 202);
     assert.equal(await subscribers(), before, 'no new subscription for 200 more streams');
 
     const started = performance.now();
@@ -208,10 +237,10 @@ describe('seat-stream', () => {
 
     for (const s of streams) s.close();
     const deadline = Date.now() + 2_000;
-    while (seatChangeFeed(services).watching(event.eventId) > 1 && Date.now() < deadline) {
+    while (seatChangeFeed(services).watching(event.eventId) > 2 && Date.now() < deadline) {
       await sleep(20);
     }
-    assert.equal(seatChangeFeed(services).watching(event.eventId), 1, 'closed streams stop watching');
+    assert.equal(seatChangeFeed(services).watching(event.eventId), 2, 'closed streams stop watching');
   });
 
   it('catches up from the stream after the subscriber connection was lost', async () => {

@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import type { ChangeData, SnapshotData } from '../../lib/booking/responses.ts';
 import { eventSeatsBody, seatsFromCache } from '../../lib/booking/seats/availability.ts';
 import {
+  BEFORE_ANY_CHANGE,
   type ChangeListener,
   changesSince,
   compareIds,
@@ -13,6 +14,7 @@ import {
   STREAM_ID,
   seatChangeFeed,
 } from '../../lib/booking/seats/changes.ts';
+import { seatMapSnapshots } from '../../lib/booking/seats/snapshots.ts';
 import { unknownEvents } from '../../lib/booking/unknown-events.ts';
 import { ConnectionLimiter } from '../../lib/platform/connection-limit.ts';
 import { withDeadline } from '../../lib/platform/deadline.ts';
@@ -212,7 +214,7 @@ class SeatStream implements ChangeListener {
       if (missed) {
         this.lastId ??= afterId;
         for (const change of missed) this.deliver(change);
-      } else {
+      } else if (!(await this.sendSnapshotFromMemory())) {
         // The last id before the snapshot: every later change is replayed on top of it, and a
         // change sets absolute states, so one already in the snapshot changes nothing.
         const snapshotId = await latestChangeId(redis, this.eventId);
@@ -232,6 +234,33 @@ class SeatStream implements ChangeListener {
       this.resyncWanted = false;
       this.resync();
     }
+  }
+
+  /**
+   * The process's snapshot of the seat map (lib/booking/seats/snapshots.ts, shared with GET
+   * /events/seats/:eventId) and the changes made since it was read, from the event's change
+   * stream: one round trip instead of reading every seat. False when that cannot be (the
+   * snapshot came from Postgres, or its changes are no longer all kept): then the seats are read.
+   */
+  private async sendSnapshotFromMemory(): Promise<boolean> {
+    const snapshot = await seatMapSnapshots(this.services).get(this.eventId, this.logger);
+    if (!snapshot) throw new ApiError('NOT_FOUND', { detail: `No event ${this.eventId}` });
+    const { changeId } = snapshot;
+    if (changeId === undefined) return false;
+    const { redis } = this.services;
+    // A stream that does not exist reads as "changes lost"; for an event that has never changed
+    // it only means none were made since.
+    const since =
+      changeId === BEFORE_ANY_CHANGE && (await latestChangeId(redis, this.eventId)) === BEFORE_ANY_CHANGE
+        ? []
+        : await changesSince(redis, this.eventId, changeId, MAX_REPLAY);
+    if (!since) return false;
+    this.lastId = changeId;
+    // The body with `server_time` added last, as SnapshotData serializes: no parse, no copy kept.
+    const body = snapshot.json.toString('utf8', 0, snapshot.json.length - 1);
+    this.enqueue(frame('snapshot', changeId, `${body},"server_time":${Date.now()}}`));
+    for (const change of since) this.deliver(change);
+    return true;
   }
 
   private deliver(change: SeatChange): void {

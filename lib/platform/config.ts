@@ -238,6 +238,13 @@ export const ConfigSchema = v.object({
       'how long a process remembers that an event id named no event, answering 404 again without asking Postgres; an event created with that id meanwhile is seen at most this late',
     ),
   ),
+  // Issue 18, seat maps at on-sale scale: lib/booking/seats/snapshots.ts.
+  SEAT_MAP_MAX_AGE_MS: v.pipe(
+    integer(1_000),
+    v.description(
+      "how long a process serves an event's seat map from its snapshot in memory before reading the seats again, even when no seat change was announced (a lost message, a cache filled behind its back); a change announced rebuilds it sooner, a hold lapsing too (0: read them on every request)",
+    ),
+  ),
   REQUEST_TIMEOUT_MS: v.pipe(
     integer(10_000, 100),
     v.description(

@@ -11,6 +11,7 @@ import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
 import type { EventSeatsBody } from '../responses.ts';
 import type { SeatState } from './cache.ts';
+import { latestChangeId } from './changes.ts';
 import { seatKeys } from './keys.ts';
 
 export interface SeatStatus {
@@ -141,16 +142,22 @@ export async function eventExists(db: Database, eventId: number): Promise<boolea
 
 /**
  * One event's seats: from Redis when it answers, else from Postgres, saying which. Undefined when
- * there is no such event. A Redis failure or timeout is logged and answered from Postgres.
+ * there is no such event. A Redis failure or timeout is logged and answered from Postgres. From
+ * Redis also the id of the event's latest change, read before the seats: every change after it
+ * may be missing from them, none before it is.
  */
 export async function readEventSeats(
   services: Services,
   eventId: number,
   logger: Services['logger'] = services.logger,
-): Promise<{ source: SeatSource; seats: SeatStatus[] } | undefined> {
+): Promise<{ source: SeatSource; seats: SeatStatus[]; changeId?: string } | undefined> {
   try {
-    const cached = await withRedis(services.redis, () => seatsFromCache(services, eventId));
-    return cached && { source: 'redis', seats: cached };
+    const cached = await withRedis(services.redis, async () => {
+      const changeId = await latestChangeId(services.redis, eventId);
+      const seats = await seatsFromCache(services, eventId);
+      return seats && { changeId, seats };
+    });
+    return cached && { source: 'redis', ...cached };
   } catch (error) {
     // Warming reads Postgres too; if that is what failed, the fallback below fails the same way.
     logger.warn({ err: error, eventId }, 'seat cache unavailable (Redis); reading seats from Postgres');
