@@ -100,12 +100,11 @@ export const getEventSeats = new Hono<AppEnv>().get(
     }
     const { source, seatsByEvent } = await readManyEvents(c.get('services'), eventIds, c.get('logger'));
     c.header(DATA_SOURCE_HEADER, source);
-    for (const [name, value] of Object.entries(
+    return c.json(
+      eventIds.map((id) => eventSeatsBody(id, seatsByEvent.get(id) ?? [])),
+      200,
       nextLink(c.req.url, rows.length > eventIds.length ? eventIds.at(-1) : undefined),
-    )) {
-      c.header(name, value);
-    }
-    return c.json(eventIds.map((id) => eventSeatsBody(id, seatsByEvent.get(id) ?? [])));
+    );
   },
 );
 

@@ -42,11 +42,10 @@ export const listEvents = new Hono<AppEnv>().get(
       .orderBy(asc(events.date), asc(events.id))
       .limit(limit + 1);
     const page = rows.slice(0, limit);
-    for (const [name, value] of Object.entries(
+    return c.json(
+      page.map(eventView),
+      200,
       nextLink(c.req.url, rows.length > limit ? page.at(-1)?.id : undefined),
-    )) {
-      c.header(name, value);
-    }
-    return c.json(page.map(eventView));
+    );
   },
 );

@@ -78,11 +78,6 @@ export const listUserBookings = new Hono<AppEnv>().get(
       if (!user) throw new ApiError('NOT_FOUND', { detail: `No user ${userId}` });
     }
     const page = rows.slice(0, limit);
-    for (const [name, value] of Object.entries(
-      nextLink(c.req.url, rows.length > limit ? page.at(-1)?.id : undefined),
-    )) {
-      c.header(name, value);
-    }
     return c.json(
       page.map(
         (row): UserBooking => ({
@@ -91,6 +86,8 @@ export const listUserBookings = new Hono<AppEnv>().get(
           created_at: row.created_at.toISOString(),
         }),
       ),
+      200,
+      nextLink(c.req.url, rows.length > limit ? page.at(-1)?.id : undefined),
     );
   },
 );
