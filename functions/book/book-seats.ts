@@ -12,13 +12,20 @@ import {
   rejectionError,
   statusUrl,
 } from '../../lib/booking/responses.ts';
+import { seatKeys } from '../../lib/booking/seats/keys.ts';
 import type { TakeResult } from '../../lib/booking/seats/scripts.ts';
+import { takenSeats } from '../../lib/booking/seats/taken.ts';
 import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
-import { rateLimit } from '../../lib/platform/rate-limit.ts';
+import {
+  enforceLimits,
+  limitChecks,
+  slidingWindowResults,
+  slidingWindows,
+} from '../../lib/platform/rate-limit.ts';
 import { isOutOfMemory } from '../../lib/platform/redis.ts';
 import { Id, validate } from '../../lib/platform/validation.ts';
 
@@ -38,6 +45,12 @@ export const BookSeatsBody = v.strictObject({
  * are taken in one Lua call (the first request to reach Redis wins; a later one gets 409 at
  * once); the request then goes to Kafka for the processor to confirm in Postgres. The answer is
  * 201 with the bookings if the outcome arrives within BOOK_WAIT_MS, else 202 to poll.
+ *
+ * Most requests of an on-sale are refused, so a refusal is kept cheap: a seat this process knows
+ * is taken (lib/booking/seats/taken.ts) is refused from memory, and otherwise the per-user and
+ * per-address rate limits are counted by the same Lua call that takes the seats, so a refused
+ * request costs one round trip. Their keys carry the event's hash tag (one slot on a Redis
+ * Cluster), so the limits of `book` count per event.
  */
 export const bookSeats = new Hono<AppEnv>().post(
   '/bookings/book',
@@ -58,7 +71,6 @@ export const bookSeats = new Hono<AppEnv>().post(
     },
   }),
   authenticate(),
-  rateLimit('book'),
   idempotency(),
   validate('json', BookSeatsBody),
   async (c) => {
@@ -88,6 +100,13 @@ export const bookSeats = new Hono<AppEnv>().post(
     const requestId = attempt?.requestId ?? randomUUID();
     const respondAsync = /\brespond-async\b/.test(c.req.header('prefer') ?? '');
     const request = { requestId, eventId, userId };
+    const memory = takenSeats(c.get('services'));
+
+    // An earlier attempt's own hold may be what memory remembers: those settle first, below.
+    if (!attempt?.earlier.length) {
+      const known = memory.knownTaken(eventId, seatIds);
+      if (known.length > 0) throw rejectionError('SEATS_TAKEN', request, known);
+    }
 
     // An earlier attempt with this Idempotency-Key that never answered: its real outcome first.
     for (const earlierId of attempt?.earlier ?? []) {
@@ -105,13 +124,20 @@ export const bookSeats = new Hono<AppEnv>().post(
     // The request id is also the locks' owner token. Without Redis no lock is taken: the
     // processor's transaction alone then keeps each seat to one owner, in Kafka order.
     let holdToken: string | null = requestId;
+    const checks = limitChecks(c);
+    const windows = checks.length > 0 ? slidingWindows(c, 'book', checks, seatKeys.tag(eventId)) : undefined;
     try {
-      let held: TakeResult = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
+      const take = () => seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS, windows);
+      let held: TakeResult = await take();
       if (held.kind === 'cold') {
         if (!(await seats.warm(eventId))) throw rejectionError('UNKNOWN_EVENT', request, []);
-        held = await seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS);
+        held = await take();
       }
-      if (held.kind === 'taken') throw rejectionError('SEATS_TAKEN', request, held.seatIds);
+      if (windows) enforceLimits(c, slidingWindowResults(windows, held.left ?? []));
+      if (held.kind === 'taken') {
+        memory.learn(eventId, held.seatIds, held.lapsesAt);
+        throw rejectionError('SEATS_TAKEN', request, held.seatIds);
+      }
       if (held.kind !== 'held') {
         throw rejectionError('UNKNOWN_SEATS', request, held.kind === 'unknown' ? held.seatIds : seatIds);
       }

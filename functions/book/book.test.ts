@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as v from 'valibot';
 import { ConfirmedBody, PendingBody, RequestStatusBody } from '../../lib/booking/responses.ts';
+import { seatKeys } from '../../lib/booking/seats/keys.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import type { RunningFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, pingDependencies } from '../../lib/services.ts';
@@ -78,6 +79,23 @@ describe('book', () => {
     const third = await book(url, { user_id: userIds[2] as number, event_id: event.eventId, seat_ids: [c] });
     assert.equal(third.status, 201);
     assert.deepEqual((await checkInvariants(services, event.eventId, [first, second, third])).violations, []);
+  });
+
+  it('refuses a seat it knows is taken from memory, without a round trip to Redis', async () => {
+    const event = await createTestEvent(services, 3);
+    const [a] = event.seatIds as [number];
+    const request = (userId: number) =>
+      book(url, { user_id: userId, event_id: event.eventId, seat_ids: [a] });
+    assert.equal((await request(userIds[0] as number)).status, 201);
+    // Refused by Redis or already from memory: either way `book` now knows the seat is taken.
+    assert.equal((await request(userIds[1] as number)).status, 409);
+
+    // Free the seat in Redis alone, behind memory's back: a take would now hold it.
+    await services.redis.del(seatKeys.seat(event.eventId, a));
+    const refused = await request(userIds[2] as number);
+    assert.equal(refused.status, 409);
+    assert.deepEqual(refused.body.taken_seat_ids, [a]);
+    assert.equal(await services.redis.exists(seatKeys.seat(event.eventId, a)), 0, 'Redis was not asked');
   });
 
   it('answers 202 with a Location at once for Prefer: respond-async, and the request is confirmed', async () => {

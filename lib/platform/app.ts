@@ -1,7 +1,6 @@
 import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { requestId } from 'hono/request-id';
 import { timeout } from 'hono/timeout';
 import type { Dependency, Services } from '../services.ts';
 import { corsPolicy } from './cors.ts';
@@ -11,6 +10,7 @@ import type { FunctionDefinition } from './function.ts';
 import { healthRoutes } from './health.ts';
 import type { Logger } from './logger.ts';
 import { serveApiDocs } from './openapi.ts';
+import { setResponseHeader } from './response-headers.ts';
 import { answerWrongMethods, httpRoutes } from './routes.ts';
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
@@ -55,6 +55,9 @@ export function provideServices(services: Services): ServicesMiddleware {
  * The one factory every function's app comes from: request ids, the services on the context,
  * one log line per request, problem+json errors, and the health endpoints.
  */
+/** An X-Request-Id taken from the caller: what hono/request-id accepts. */
+const REQUEST_ID = /^[\w\-=]{1,255}$/;
+
 export function newApp(options: {
   name: string;
   services: Services | ServicesMiddleware;
@@ -64,11 +67,15 @@ export function newApp(options: {
 }): Hono<AppEnv> {
   const { name, services } = options;
   const app = new Hono<AppEnv>();
-  app.use(requestId());
-  // The process's own services are set with the logger, in one middleware (see httpRequests).
   if (typeof services === 'function') app.use(services);
+  // The request id, the process's own services and the logger, in one middleware (see httpRequests).
   app.use(async (c, next) => {
     const started = performance.now();
+    // The caller's X-Request-Id when it is a sane one (as hono/request-id takes it), else a new one.
+    const given = c.req.header('x-request-id');
+    const id = given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', id);
+    setResponseHeader(c, 'x-request-id', id);
     if (typeof services !== 'function') c.set('services', services);
     const logger = c.get('services').logger.child({ fn: name, requestId: c.get('requestId') });
     c.set('logger', logger);
@@ -185,7 +192,7 @@ function httpRequests(maxBytes: number): MiddlewareHandler<AppEnv> {
   const cors = corsPolicy();
   const limitBody = bodyLimitOf(maxBytes);
   return (c, next) => {
-    c.header('x-content-type-options', 'nosniff');
+    setResponseHeader(c, 'x-content-type-options', 'nosniff');
     const handle = async () => {
       assertJsonBody(c);
       await deadlineOf(c.get('services').config.REQUEST_TIMEOUT_MS)(c, () => limitBody(c, next));

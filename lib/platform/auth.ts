@@ -2,6 +2,7 @@ import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import type { MiddlewareHandler } from 'hono';
 import { uniqueSymbol } from 'hono-openapi';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import * as v from 'valibot';
 import { type Config, ConfigSchema } from './config.ts';
 import type { AuthenticatedEnv, Caller, Role } from './env.ts';
@@ -49,12 +50,49 @@ function authenticatorFor(config: Partial<TokenSettings>): Authenticator {
   let authenticator = authenticators.get(config);
   if (!authenticator) {
     const settings = { ...TOKEN_DEFAULTS, ...config };
-    authenticator =
-      settings.AUTH_JWKS_URL === '' ? hs256Authenticator(settings) : jwksAuthenticator(settings);
+    authenticator = remembering(
+      settings.AUTH_JWKS_URL === '' ? hs256Verifier(settings) : jwksVerifier(settings),
+    );
     authenticators.set(config, authenticator);
   }
   return authenticator;
 }
+
+/** A token that passed, and until when (ms since the epoch) it stays good: its `exp`. */
+interface Verified {
+  caller: Caller;
+  goodUntil: number;
+  /** For a provider's token: whether the key that signed it is still in the provider's key set. */
+  keyStillServed?: () => boolean;
+}
+
+/** How many verified tokens a process remembers (a few hundred bytes each). */
+const REMEMBERED_TOKENS = 10_000;
+
+/**
+ * Checks each token once for its lifetime: a buyer's next requests (retries, polling the status,
+ * the seat stream) with the same token are answered from memory until its `exp`, while the key
+ * that signed it is still served. Only tokens that passed are remembered, so a forged one costs
+ * its check every time.
+ */
+function remembering(verify: (token: string) => Verified | Promise<Verified>): Authenticator {
+  const verified = new LRUCache<string, Verified>({ max: REMEMBERED_TOKENS });
+  const remember = (token: string, passed: Verified) => {
+    const ttl = passed.goodUntil - Date.now();
+    if (ttl > 0) verified.set(token, passed, { ttl });
+    return passed.caller;
+  };
+  return (token) => {
+    const known = verified.get(token);
+    // A key the provider no longer serves (rotated out, revoked) signs nothing from then on.
+    if (known && (known.keyStillServed?.() ?? true)) return known.caller;
+    const result = verify(token);
+    return result instanceof Promise ? result.then((v) => remember(token, v)) : remember(token, result);
+  };
+}
+
+/** `exp` as ms since the epoch (every token has one: `requiredClaims`). */
+const expiresAt = (payload: Record<string, unknown>) => Number(payload.exp) * 1000;
 
 const invalidToken = (reason: string, cause?: unknown) =>
   new ApiError('UNAUTHORIZED', {
@@ -69,7 +107,7 @@ const invalidToken = (reason: string, cause?: unknown) =>
  * about 25 µs of CPU against 5 µs here, and the largest single cost of a booking request in the
  * benchmark's profile of `book`.
  */
-function hs256Authenticator(settings: TokenSettings): Authenticator {
+function hs256Verifier(settings: TokenSettings): (token: string) => Verified {
   const verify = createVerifier({
     key: settings.JWT_SECRET,
     algorithms: ['HS256'],
@@ -84,7 +122,7 @@ function hs256Authenticator(settings: TokenSettings): Authenticator {
     } catch (error) {
       throw invalidToken(error instanceof TokenError ? error.message : 'unreadable', error);
     }
-    return callerOf(payload);
+    return { caller: callerOf(payload), goodUntil: expiresAt(payload) };
   };
 }
 
@@ -112,7 +150,7 @@ const TOKEN_ERRORS = [
  * and audience must be this deployment's. A `kid` the cached set lacks fetches it again, at most
  * once per AUTH_JWKS_COOLDOWN_S, so rotated keys are picked up and forged `kid`s cost nothing.
  */
-function jwksAuthenticator(settings: TokenSettings): Authenticator {
+function jwksVerifier(settings: TokenSettings): (token: string) => Promise<Verified> {
   const { AUTH_JWKS_URL: url, AUTH_JWKS_COOLDOWN_S: cooldown, AUTH_JWKS_CACHE_MAX_AGE_S: maxAge } = settings;
   const cacheKey = `${cooldown} ${maxAge} ${url}`;
   let keySet = keySets.get(cacheKey);
@@ -134,7 +172,14 @@ function jwksAuthenticator(settings: TokenSettings): Authenticator {
   const callerOf = callerReader(settings);
   return async (token) => {
     try {
-      return callerOf((await jwtVerify(token, keys, options)).payload);
+      const { payload, protectedHeader } = await jwtVerify(token, keys, options);
+      const keyId = protectedHeader.kid;
+      return {
+        caller: callerOf(payload),
+        goodUntil: expiresAt(payload),
+        keyStillServed: () =>
+          keyId !== undefined && (keys.jwks()?.keys.some((key) => key.kid === keyId) ?? false),
+      };
     } catch (error) {
       if (error instanceof ApiError) throw error;
       if (TOKEN_ERRORS.some((type) => error instanceof type)) {

@@ -124,6 +124,12 @@ export const ConfigSchema = v.object({
     v.description('how long a seat stays held for a request that is never confirmed'),
   ),
   MAX_SEATS_PER_REQUEST: v.pipe(integer(10, 1), v.description('seats one booking request may ask for')),
+  TAKEN_SEAT_MEMORY_MS: v.pipe(
+    integer(2_000),
+    v.description(
+      '`book` refuses a request for a seat it saw held or booked (announced on the seat-change feed, or refused by Redis) from memory, without asking Redis, for at most this long after it learned so (a hold only until it lapses): the bound on how stale a refusal can be should the announcement that the seat is free again be missed (0: ask Redis every time)',
+    ),
+  ),
   IDEMPOTENCY_TTL_S: v.pipe(
     integer(86_400, 1),
     v.description('how long an `Idempotency-Key` remembers its first answer'),

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { type ServerType, serve } from '@hono/node-server';
 import bookFunction from '../../functions/book/index.ts';
 import eventsFunction from '../../functions/events/index.ts';
-import { bearer, testServices } from '../../test/support.ts';
+import { bearer, createTestEvent, testServices } from '../../test/support.ts';
 import { closeServices, pingDependencies, type Services } from '../services.ts';
 import { createFunctionApp } from './app.ts';
 import { ConfigError, parseConfig } from './config.ts';
@@ -35,6 +35,8 @@ const clientAddress = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(
 describe('TRUST_PROXY: whose address the per-address limit counts', () => {
   const LIMIT = 3;
   const servers: { services: Services; server: ServerType; port: number }[] = [];
+  /** An event of the tests' own: `book` counts a request once it reaches the event's seats. */
+  let eventId: number | undefined;
 
   /** `book` alone on a real socket, as in its container, counting only per client address. */
   async function serveBook(trustProxy: boolean) {
@@ -44,7 +46,8 @@ describe('TRUST_PROXY: whose address the per-address limit counts', () => {
       RATE_LIMIT_WINDOW_S: '60',
       TRUST_PROXY: String(trustProxy),
     });
-    await pingDependencies(services, ['redis']);
+    await pingDependencies(services, ['redis', 'postgres']);
+    eventId ??= (await createTestEvent(services, 1)).eventId;
     const server = serve({
       fetch: createFunctionApp(bookFunction, services).fetch,
       hostname: '127.0.0.1',
@@ -63,8 +66,8 @@ describe('TRUST_PROXY: whose address the per-address limit counts', () => {
   });
 
   /**
-   * Invalid bookings (400 once past the limiter: nothing is ever booked) from the socket address
-   * `from`, each with its X-Forwarded-For; the statuses, in order.
+   * Bookings of a seat not of the event (422 once counted: nothing is ever booked) from the
+   * socket address `from`, each with its X-Forwarded-For; the statuses, in order.
    */
   async function statuses(port: number, from: string, forwardedFor: string[]): Promise<number[]> {
     const { authorization } = await bearer(randomInt(1_000_000, 2_000_000_000));
@@ -87,13 +90,13 @@ describe('TRUST_PROXY: whose address the per-address limit counts', () => {
             },
           );
           sent.once('error', reject);
-          sent.end('{}');
+          sent.end(JSON.stringify({ event_id: eventId, seat_ids: [2_000_000_000] }));
         }),
       );
     }
     return answers;
   }
-  const limitedAtLast = [...Array(LIMIT).fill(400), 429];
+  const limitedAtLast = [...Array(LIMIT).fill(422), 429];
   const distinctAddresses = () => Array.from({ length: LIMIT + 1 }, clientAddress);
 
   it('off: a spoofed X-Forwarded-For is ignored; the socket address is counted', async () => {
@@ -105,7 +108,7 @@ describe('TRUST_PROXY: whose address the per-address limit counts', () => {
     const { port } = await serveBook(true);
     const proxy = loopbackAddress();
     const one = clientAddress();
-    assert.deepEqual(await statuses(port, proxy, distinctAddresses()), Array(LIMIT + 1).fill(400));
+    assert.deepEqual(await statuses(port, proxy, distinctAddresses()), Array(LIMIT + 1).fill(422));
     assert.deepEqual(await statuses(port, proxy, Array(LIMIT + 1).fill(one)), limitedAtLast);
   });
 

@@ -117,6 +117,19 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     c.set('attempt', { requestId: remembered.requestIds.at(-1) as string, earlier });
     await next();
     try {
+      if (c.res.status === 429) {
+        // Refused before it did anything (a handler that counts its own limits, as `book` does):
+        // forget this attempt, so a retry after Retry-After runs rather than replaying the 429.
+        if (earlier.length === 0) await redis.del(storeKey);
+        else
+          await redis.set(
+            storeKey,
+            JSON.stringify({ ...remembered, requestIds: earlier, leaseUntil: 0 }),
+            'EX',
+            ttl,
+          );
+        return;
+      }
       if (c.res.status >= 500) {
         // Not an answer to remember: the next retry takes over at once and settles this attempt.
         await redis.set(storeKey, JSON.stringify({ ...remembered, leaseUntil: 0 }), 'EX', ttl);

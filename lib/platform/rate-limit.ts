@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
 import { isOutOfMemory, type Redis } from './redis.ts';
+import { setResponseHeader } from './response-headers.ts';
 
 /**
  * The four calls @upstash/ratelimit makes, over the project's own ioredis client (the library
@@ -63,7 +64,7 @@ function limiterFor(redis: Redis, name: string, max: number, windowSeconds: numb
  * which that proxy wrote; else the socket's. Entries before it are whatever the client sent (a
  * proxy that appends keeps them), so trusting the first would let a client pick its own address.
  */
-export function clientAddress(c: Context<AppEnv>): string {
+export function clientAddress<E extends AppEnv>(c: Context<E>): string {
   if (c.get('services').config.TRUST_PROXY) {
     const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
@@ -84,42 +85,150 @@ export interface Limits {
   perAddress: NumberSetting;
 }
 
-const WRITE_LIMITS: Limits = { perUser: 'RATE_LIMIT_PER_USER', perAddress: 'RATE_LIMIT_PER_ADDRESS' };
+export const WRITE_LIMITS: Limits = { perUser: 'RATE_LIMIT_PER_USER', perAddress: 'RATE_LIMIT_PER_ADDRESS' };
+
+/** One limit a request is counted against: its maximum per window, and whose requests it counts. */
+export interface LimitCheck {
+  scope: 'user' | 'address';
+  max: number;
+  id: string;
+}
+
+/** The limits a request is counted against (none when every limit that applies is 0, off). */
+export function limitChecks<E extends AppEnv>(c: Context<E>, limits: Limits = WRITE_LIMITS): LimitCheck[] {
+  const { config } = c.get('services');
+  const caller = c.get('caller');
+  const perUser = limits.perUser === undefined ? 0 : config[limits.perUser];
+  const perAddress = config[limits.perAddress];
+  const checks: LimitCheck[] = [];
+  if (perUser > 0 && caller) checks.push({ scope: 'user', max: perUser, id: String(caller.id) });
+  if (perAddress > 0) checks.push({ scope: 'address', max: perAddress, id: clientAddress(c) });
+  return checks;
+}
+
+/** Where a limit stands after a request was counted, as @upstash/ratelimit reports it. */
+export interface LimitResult {
+  success: boolean;
+  limit: number;
+  remaining: number;
+  /** When the current window ends, ms since the epoch. */
+  reset: number;
+}
+
+/**
+ * Answers a request by the limits it was counted against: 429 with `Retry-After` when over any
+ * of them, else the tightest one's `RateLimit-*` headers on the answer to come.
+ */
+export function enforceLimits<E extends AppEnv>(c: Context<E>, results: readonly LimitResult[]): void {
+  let tightest: LimitResult | undefined;
+  for (const result of results) {
+    if (!tightest || !result.success || result.remaining < tightest.remaining) {
+      if (tightest && !tightest.success) continue;
+      tightest = result;
+    }
+  }
+  if (!tightest) return;
+  const resetSeconds = Math.max(0, Math.ceil((tightest.reset - Date.now()) / 1000));
+  const headers = {
+    'ratelimit-limit': String(tightest.limit),
+    'ratelimit-remaining': String(Math.max(0, tightest.remaining)),
+    'ratelimit-reset': String(resetSeconds),
+  };
+  if (!tightest.success) {
+    throw new ApiError('RATE_LIMITED', {
+      detail: `Too many requests; retry in ${resetSeconds} s`,
+      headers: { ...headers, 'retry-after': String(Math.max(1, resetSeconds)) },
+    });
+  }
+  // Set before the handler answers: on Node straight onto the response's head (see
+  // setResponseHeader; setting them on c.res afterwards would copy every header).
+  for (const [name, value] of Object.entries(headers)) setResponseHeader(c, name, value);
+}
+
+/**
+ * @upstash/ratelimit's sliding window (its `slidingWindowLimitScript`, without the dynamic limit)
+ * as a Lua function, for a script that counts a request in the same round trip as its own work
+ * (the booking hot path: lib/booking/seats/scripts.ts). Two fixed buckets; the previous one
+ * weighs by how much of it the sliding window still covers. Returns the tokens left after this
+ * request, or -1 when none were left (the request is then not counted).
+ */
+export const SLIDING_WINDOW_LUA = `
+local function sliding_window(current_key, previous_key, max, now_ms, window_ms)
+  local current = tonumber(redis.call('GET', current_key) or '0')
+  local previous = tonumber(redis.call('GET', previous_key) or '0')
+  previous = math.floor((1 - (now_ms % window_ms) / window_ms) * previous)
+  if previous + current >= max then return -1 end
+  local counted = redis.call('INCRBY', current_key, 1)
+  if counted == 1 then redis.call('PEXPIRE', current_key, window_ms * 2 + 1000) end
+  return max - (counted + previous)
+end
+`;
+
+/** Limits counted by a script (SLIDING_WINDOW_LUA): each one's two bucket keys, at one clock reading. */
+export interface SlidingWindows {
+  nowMs: number;
+  windowMs: number;
+  limits: { max: number; currentKey: string; previousKey: string }[];
+}
+
+/**
+ * The windows of `checks` for SLIDING_WINDOW_LUA, keyed as @upstash/ratelimit keys them
+ * (`ratelimit:<name>:<scope>:<id>:<bucket>`), each id prefixed by `tag`: a Redis Cluster hash tag
+ * that puts them in the slot of the keys the script also touches.
+ */
+export function slidingWindows<E extends AppEnv>(
+  c: Context<E>,
+  name: string,
+  checks: readonly LimitCheck[],
+  tag: string,
+): SlidingWindows {
+  const windowMs = c.get('services').config.RATE_LIMIT_WINDOW_S * 1000;
+  const nowMs = Date.now();
+  const bucket = Math.floor(nowMs / windowMs);
+  return {
+    nowMs,
+    windowMs,
+    limits: checks.map(({ scope, max, id }) => {
+      const key = `ratelimit:${name}:${scope}:${tag}:${id}`;
+      return { max, currentKey: `${key}:${bucket}`, previousKey: `${key}:${bucket - 1}` };
+    }),
+  };
+}
+
+/** What SLIDING_WINDOW_LUA's counts mean, for `enforceLimits`. */
+export function slidingWindowResults(windows: SlidingWindows, left: readonly number[]): LimitResult[] {
+  const reset = (Math.floor(windows.nowMs / windows.windowMs) + 1) * windows.windowMs;
+  return windows.limits.map(({ max }, i) => {
+    const remaining = left[i] ?? 0;
+    return { success: remaining >= 0, limit: max, remaining: Math.max(0, remaining), reset };
+  });
+}
 
 /**
  * A sliding-window limit per user (after `authenticate`) and per client address, with
  * `RateLimit-*` headers; over either limit: 429 with `Retry-After`. A limit of 0 is off. If Redis
  * is down, or gives no answer within LIMITER_TIMEOUT_MS, the request goes through and it is
  * logged: the booking itself stays safe (seat locks and the processor's transaction do not
- * depend on the limiter), and a read must not fail for want of a counter.
+ * depend on the limiter), and a read must not fail for want of a counter. (`book` counts its
+ * limits in its seat script instead: functions/book/book-seats.ts.)
  */
 export function rateLimit(name: string, limits: Limits = WRITE_LIMITS): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { config, redis, logger } = c.get('services');
-    const window = config.RATE_LIMIT_WINDOW_S;
-    const caller = c.get('caller');
-    const perUser = limits.perUser === undefined ? 0 : config[limits.perUser];
-    const perAddress = config[limits.perAddress];
-    const checks: { scope: string; max: number; id: string }[] = [];
-    if (perUser > 0 && caller) checks.push({ scope: 'user', max: perUser, id: String(caller.id) });
-    if (perAddress > 0) checks.push({ scope: 'address', max: perAddress, id: clientAddress(c) });
-
-    let tightest: { limit: number; remaining: number; reset: number; success: boolean } | undefined;
+    const checks = limitChecks(c, limits);
+    if (checks.length === 0) return next();
+    let results: Awaited<ReturnType<Ratelimit['limit']>>[];
     try {
       // The identifier is a hash tag, so a window's two keys share a slot on a Redis Cluster.
-      const results = await Promise.all(
+      results = await Promise.all(
         checks.map((check) =>
-          limiterFor(redis, `${name}:${check.scope}`, check.max, window).limit(`{${check.id}}`),
+          limiterFor(redis, `${name}:${check.scope}`, check.max, config.RATE_LIMIT_WINDOW_S).limit(
+            `{${check.id}}`,
+          ),
         ),
       );
       if (results.some((result) => result.reason === 'timeout'))
         throw new Error(`Redis gave the rate limiter no answer within ${LIMITER_TIMEOUT_MS} ms`);
-      for (const result of results) {
-        if (!tightest || !result.success || result.remaining < tightest.remaining) {
-          if (tightest && !tightest.success) continue;
-          tightest = result;
-        }
-      }
     } catch (error) {
       // Fail open, down, silent or full (OOM) alike: the booking stays correct without the limiter.
       logger.warn(
@@ -128,23 +237,7 @@ export function rateLimit(name: string, limits: Limits = WRITE_LIMITS): Middlewa
       );
       return next();
     }
-    if (!tightest) return next();
-
-    const resetSeconds = Math.max(0, Math.ceil((tightest.reset - Date.now()) / 1000));
-    const headers = {
-      'ratelimit-limit': String(tightest.limit),
-      'ratelimit-remaining': String(Math.max(0, tightest.remaining)),
-      'ratelimit-reset': String(resetSeconds),
-    };
-    if (!tightest.success) {
-      throw new ApiError('RATE_LIMITED', {
-        detail: `Too many requests; retry in ${resetSeconds} s`,
-        headers: { ...headers, 'retry-after': String(Math.max(1, resetSeconds)) },
-      });
-    }
-    // Set before the handler runs, so they join its response as it is built (setting them on
-    // c.res afterwards makes the node adapter copy the response's headers into a Headers object).
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    enforceLimits(c, results);
     await next();
   };
 }

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
+import type { SlidingWindows } from '../../platform/rate-limit.ts';
 import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
@@ -36,7 +37,7 @@ export interface SeatView {
 export type SeatCacheRedis = ScriptClient &
   Pick<Redis, 'pipeline' | 'smembers' | 'exists' | 'srem' | 'hgetall' | 'mget' | 'sadd'>;
 
-const stateOf = (value: string | null): Pick<SeatView, 'state' | 'userId'> =>
+export const stateOf = (value: string | null): Pick<SeatView, 'state' | 'userId'> =>
   value === null
     ? { state: 'available' }
     : value.startsWith('b:')
@@ -54,9 +55,18 @@ export class SeatCache {
     defineSeatScripts(redis);
   }
 
-  /** Holds every seat for `ttlMs` under `token`, or none of them. */
-  take(eventId: number, seatIds: readonly number[], token: string, ttlMs: number): Promise<TakeResult> {
-    return takeSeats.run(this.redis, { eventId, seatIds, token, ttlMs });
+  /**
+   * Holds every seat for `ttlMs` under `token`, or none of them; with `windows`, first counts the
+   * request against those rate limits, in the same round trip.
+   */
+  take(
+    eventId: number,
+    seatIds: readonly number[],
+    token: string,
+    ttlMs: number,
+    windows?: SlidingWindows,
+  ): Promise<TakeResult> {
+    return takeSeats.run(this.redis, { eventId, seatIds, token, ttlMs, windows });
   }
 
   /** Frees the seats this token still holds (compare-and-delete). */

@@ -5,6 +5,8 @@ export const SEAT_CHANGES_CHANNEL = 'seat-changes';
 
 /** The Redis keys of the seat state; all keys of one event share the hash tag `{e<id>}`. */
 export const seatKeys = {
+  /** The hash tag of the event's keys: keys of other kinds that a seat script touches carry it too. */
+  tag: (eventId: number) => `{e${eventId}}`,
   seat: (eventId: number, seatId: number) => `seat:{e${eventId}}:${seatId}`,
   /** seat id → seat number; its presence means the event's seats are in the cache. */
   seatMap: (eventId: number) => `seatmap:{e${eventId}}`,

@@ -49,7 +49,11 @@ describe('seat scripts in Redis', () => {
     const mine = randomUUID();
     assert.equal((await take([a, b], mine)).kind, 'held');
     assert.equal(await redis.get(seatKeys.seat(eventId, b)), `h:${mine}`);
-    assert.deepEqual(await take([c, b], 'other'), { kind: 'taken', seatIds: [b] });
+    const refused = await take([c, b], 'other');
+    assert.ok(refused.kind === 'taken');
+    assert.deepEqual(refused.seatIds, [b]);
+    const lapsesIn = (refused.lapsesAt[0] ?? 0) - Date.now();
+    assert.ok(lapsesIn > 4_000 && lapsesIn <= 5_000, `the refusal says when the hold lapses: ${lapsesIn}`);
     assert.equal(await redis.exists(seatKeys.seat(eventId, c)), 0, 'a refused request holds nothing');
     assert.deepEqual(await take([2_000_000_000], 'other'), { kind: 'unknown', seatIds: [2_000_000_000] });
 
@@ -82,6 +86,45 @@ describe('seat scripts in Redis', () => {
       { eventId, state: 'booked', seatIds: [a], userId: 42 },
       { eventId, state: 'available', seatIds: [a] },
     ]);
+  });
+
+  it('counts the rate limits in the same call, as a sliding window: over one, nothing is taken', async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 4);
+    const [a, b, c, d] = seatIds as [number, number, number, number];
+    const { seats, redis } = services;
+    await seats.warm(eventId);
+    const windowMs = 60_000;
+    const nowMs = Date.now();
+    const bucket = Math.floor(nowMs / windowMs);
+    const limitKey = `ratelimit:test:user:${seatKeys.tag(eventId)}:${randomUUID()}`;
+    const [currentKey, previousKey] = [`${limitKey}:${bucket}`, `${limitKey}:${bucket - 1}`];
+    // Three requests counted in the previous window: at the window's start they weigh almost fully.
+    const share = 1 - (nowMs % windowMs) / windowMs;
+    await redis.set(previousKey, 3);
+    const max = Math.floor(share * 3) + 2;
+    const windows = { nowMs, windowMs, limits: [{ max, currentKey, previousKey }] };
+    const take = (ids: number[]) =>
+      takeSeats.run(redis, { eventId, seatIds: ids, token: randomUUID(), ttlMs: 5_000, windows });
+
+    const first = await take([a]);
+    assert.equal(first.kind, 'held');
+    assert.deepEqual(first.left, [1]);
+    const second = await take([a, b]);
+    assert.equal(second.kind, 'taken', 'a refusal is counted too');
+    assert.deepEqual(second.left, [0]);
+    assert.deepEqual(await take([c]), { kind: 'limited', left: [-1] });
+    assert.equal(await redis.exists(seatKeys.seat(eventId, c)), 0, 'over the limit: nothing held');
+    assert.equal(await redis.get(currentKey), '2', 'the limited request is not counted');
+    assert.ok((await redis.pttl(currentKey)) > windowMs, 'a bucket outlives its window');
+
+    const cold = await takeSeats.run(redis, {
+      eventId: 2_000_000_000,
+      seatIds: [d],
+      token: 'x',
+      ttlMs: 5_000,
+      windows,
+    });
+    assert.deepEqual(cold, { kind: 'cold' }, 'a cold event is not counted: the retry after warming is');
   });
 
   it('a sync reports the seats it changed, and announces them only when asked', async () => {

@@ -15,6 +15,7 @@
  *   ids, then each further per-seat list (as long as the seat ids, in their order).
  */
 import type { ChainableCommander } from 'ioredis';
+import { SLIDING_WINDOW_LUA, type SlidingWindows } from '../../platform/rate-limit.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from './keys.ts';
 
@@ -44,11 +45,17 @@ export interface VersionedSeat {
   version: number;
 }
 
-export type TakeResult =
+export type TakeResult = (
   | { kind: 'held'; expiresAt: number }
   | { kind: 'cold' }
+  | { kind: 'limited' }
   | { kind: 'unknown'; seatIds: number[] }
-  | { kind: 'taken'; seatIds: number[] };
+  /** `lapsesAt`: per taken seat, when its hold lapses (ms since the epoch); null when booked. */
+  | { kind: 'taken'; seatIds: number[]; lapsesAt: (number | null)[] }
+) & {
+  /** With `windows`: the tokens each limit has left (-1: none were left), unless `cold`. */
+  left?: number[];
+};
 
 type ScriptArgument = string | number;
 
@@ -129,48 +136,98 @@ end
 `;
 
 /**
- * Holds every seat for `ttlMs` under `token`, or none of them: `cold` when the event is not in the
- * cache, `unknown` naming seats not of the event, `taken` naming seats held or booked.
+ * Counts the request against its rate limits (`windows`, see lib/platform/rate-limit.ts; none
+ * when off) and holds every seat for `ttlMs` under `token`, or none of them: `cold` when the event
+ * is not in the cache (nothing counted), `limited` when over a limit, `unknown` naming seats not
+ * of the event, `taken` naming seats held or booked, with when each hold lapses. Counting the
+ * limits here makes a refused request one round trip; their keys carry the event's hash tag, so
+ * on a Redis Cluster they share the seats' slot (the limits of `book` are therefore per event).
  */
 export const takeSeats = new SeatScript(
   'takeSeats',
-  `${HELPERS}
--- KEYS: change stream, seat map, then one key per seat.
--- ARGV: event id, channel, token, ttl ms, then the seat ids.
+  `${HELPERS}${SLIDING_WINDOW_LUA}
+-- KEYS: change stream, seat map, two keys per limit (its current and previous bucket), then one
+-- key per seat.
+-- ARGV: event id, channel, token, ttl ms, limit count, now ms, window ms, each limit's maximum,
+-- then the seat ids.
 local change_stream, seat_map = KEYS[1], KEYS[2]
-local seat_count = #KEYS - 2
-local seat_keys = slice(KEYS, 2, seat_count)
 local event_id, channel, token, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local seat_ids = slice(ARGV, 4, seat_count)
+local limit_count, now_ms, window_ms = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local limit_maxes = slice(ARGV, 7, limit_count)
+local limit_keys = slice(KEYS, 2, 2 * limit_count)
+local seat_count = #KEYS - 2 - 2 * limit_count
+local seat_keys = slice(KEYS, 2 + 2 * limit_count, seat_count)
+local seat_ids = slice(ARGV, 7 + limit_count, seat_count)
 
-if redis.call('EXISTS', seat_map) == 0 then return {'cold'} end
-local unknown = {'unknown'}
-local taken = {'taken'}
+if redis.call('EXISTS', seat_map) == 0 then return {'cold', ''} end
+local left, limited = {}, false
+for i = 1, limit_count do
+  left[i] = sliding_window(limit_keys[2 * i - 1], limit_keys[2 * i], tonumber(limit_maxes[i]), now_ms, window_ms)
+  if left[i] < 0 then limited = true end
+end
+left = table.concat(left, ',')
+if limited then return {'limited', left} end
+local unknown = {'unknown', left}
+local taken, lapses = {'taken', left}, {}
 for i = 1, #seat_ids do
   if redis.call('HEXISTS', seat_map, seat_ids[i]) == 0 then
     unknown[#unknown + 1] = seat_ids[i]
-  elseif redis.call('EXISTS', seat_keys[i]) == 1 then
-    taken[#taken + 1] = seat_ids[i]
+  else
+    local ttl = redis.call('PTTL', seat_keys[i])
+    if ttl ~= -2 then
+      taken[#taken + 1] = seat_ids[i]
+      lapses[#lapses + 1] = ttl
+    end
   end
 end
-if #unknown > 1 then return unknown end
-if #taken > 1 then return taken end
+if #unknown > 2 then return unknown end
+if #taken > 2 then
+  for i = 1, #lapses do taken[#taken + 1] = lapses[i] end
+  return taken
+end
 for i = 1, #seat_keys do
   redis.call('SET', seat_keys[i], 'h:' .. token, 'PX', ttl_ms)
 end
 local now = redis.call('TIME')
 local expires_at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl_ms)
 record_change(change_stream, channel, event_id, 'held', seat_ids, ',"expiresAt":' .. expires_at)
-return {'held', tostring(expires_at)}
+return {'held', left, tostring(expires_at)}
 `,
-  (args: { eventId: number; seatIds: readonly number[]; token: string; ttlMs: number }) =>
-    inLayout(args.eventId, args.seatIds, {
-      keys: [seatKeys.seatMap(args.eventId)],
-      args: [args.token, args.ttlMs],
-    }),
-  ([kind, ...rest]: string[]): TakeResult => {
-    if (kind === 'held') return { kind, expiresAt: Number(rest[0]) };
-    if (kind === 'unknown' || kind === 'taken') return { kind, seatIds: rest.map(Number) };
+  (args: {
+    eventId: number;
+    seatIds: readonly number[];
+    token: string;
+    ttlMs: number;
+    windows?: SlidingWindows | undefined;
+  }) => {
+    const limits = args.windows?.limits ?? [];
+    return inLayout(args.eventId, args.seatIds, {
+      keys: [
+        seatKeys.seatMap(args.eventId),
+        ...limits.flatMap((limit) => [limit.currentKey, limit.previousKey]),
+      ],
+      args: [
+        args.token,
+        args.ttlMs,
+        limits.length,
+        args.windows?.nowMs ?? 0,
+        args.windows?.windowMs ?? 1,
+        ...limits.map((limit) => limit.max),
+      ],
+    });
+  },
+  ([kind, leftList = '', ...rest]: string[]): TakeResult => {
+    const left = leftList === '' ? {} : { left: leftList.split(',').map(Number) };
+    if (kind === 'held') return { kind, expiresAt: Number(rest[0]), ...left };
+    if (kind === 'unknown') return { kind, seatIds: rest.map(Number), ...left };
+    if (kind === 'taken') {
+      // A PTTL each: -1 for a booked seat (no expiry), else the hold's ms left.
+      const seatIds = rest.slice(0, rest.length / 2).map(Number);
+      const now = Date.now();
+      const lapsesAt = rest.slice(rest.length / 2).map((ttl) => (Number(ttl) < 0 ? null : now + Number(ttl)));
+      return { kind, seatIds, lapsesAt, ...left };
+    }
+    if (kind === 'limited') return { kind, ...left };
     return { kind: 'cold' };
   },
 );
