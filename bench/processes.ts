@@ -2,7 +2,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { buildBundles } from '../deploy/build.ts';
 
 /** The repository, where every script the bench starts is found. */
 export const ROOT = new URL('..', import.meta.url).pathname;
@@ -21,9 +22,22 @@ export interface Started {
  */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=32'];
 
+let bundle: Promise<string> | undefined;
+
 /**
- * Starts `node --import tsx <script>` with `env` (on top of this process's environment), its
- * stdout and stderr in `<logDir>/<name>.log`, and resolves once it prints where it listens.
+ * The functions' bundle as the image runs it (deploy/build.ts), built once per bench process into
+ * `dir` (not dist/node, which another command may be running from), with a source map beside it
+ * for bench/profile.ts. Resolves with the path of its run.mjs.
+ */
+export function functionsBundle(dir: string): Promise<string> {
+  bundle ??= buildBundles(dir, { sourcemap: true }).then(() => join(dir, 'run.mjs'));
+  return bundle;
+}
+
+/**
+ * Starts `<script>` with `env` (on top of this process's environment), its stdout and stderr in
+ * `<logDir>/<name>.log`, and resolves once it prints where it listens. A bundle (.mjs) runs on
+ * plain Node, as in the image; TypeScript through tsx.
  */
 export async function startProcess(
   name: string,
@@ -34,7 +48,12 @@ export async function startProcess(
   const log = openSync(join(options.logDir, `${name}.log`), 'a');
   const child = spawn(
     process.execPath,
-    [...SERVER_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, script)],
+    [
+      ...SERVER_NODE_FLAGS,
+      ...(options.nodeArgs ?? []),
+      ...(script.endsWith('.mjs') ? [] : ['--import', 'tsx']),
+      resolve(ROOT, script),
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...env },

@@ -5,14 +5,18 @@
  *   npx tsx bench/profile.ts DIR [--top 20]
  *
  * DIR holds one folder per function (as the bench writes them); in each, the biggest profile is
- * the main thread's (tsx's loader thread writes a small one beside it).
+ * the main thread's (tsx's loader thread, where one ran, writes a small one beside it). Frames in
+ * a bundle are traced back to their sources through the source map beside it (bench/processes.ts
+ * builds the functions' bundle with one).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -40,6 +44,31 @@ export interface ProfileSummary {
   byFunction: [string, number][];
 }
 
+const sourceMaps = new Map<string, { map: SourceMap; dir: string } | undefined>();
+
+/** Where a frame of a bundle came from (its source file and line), if a source map says. */
+function originalFrame(frame: ProfileNode['callFrame']): { url: string; lineNumber: number } {
+  if (!frame.url.startsWith('file://')) return frame;
+  if (!sourceMaps.has(frame.url)) {
+    const file = fileURLToPath(frame.url);
+    const mapFile = `${file}.map`;
+    sourceMaps.set(
+      frame.url,
+      existsSync(mapFile)
+        ? {
+            map: new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload),
+            dir: dirname(file),
+          }
+        : undefined,
+    );
+  }
+  const source = sourceMaps.get(frame.url);
+  if (!source) return frame;
+  const entry = source.map.findEntry(frame.lineNumber, frame.columnNumber);
+  if (!('originalSource' in entry)) return frame;
+  return { url: resolve(source.dir, entry.originalSource), lineNumber: entry.originalLine };
+}
+
 export function summarise(profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
@@ -51,7 +80,9 @@ export function summarise(profile: CpuProfile): ProfileSummary {
   const byFunction = new Map<string, number>();
   let totalMs = 0;
   for (const [id, ms] of selfMs) {
-    const { functionName, url, lineNumber } = (byId.get(id) as ProfileNode).callFrame;
+    const frame = (byId.get(id) as ProfileNode).callFrame;
+    const { functionName } = frame;
+    const { url, lineNumber } = originalFrame(frame);
     if (functionName === '(idle)') continue;
     totalMs += ms;
     const place = placeOf(url, functionName);

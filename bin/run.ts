@@ -3,23 +3,16 @@
  * development default). A bad setting or a dependency that does not answer stops start-up with
  * one line and a non-zero exit.
  */
-import { FUNCTIONS } from '../functions/registry.ts';
 import { runCli } from '../lib/platform/cli.ts';
-import { ConfigError, parseConfig } from '../lib/platform/config.ts';
+import { parseConfig } from '../lib/platform/config.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { startFunctions } from '../lib/platform/runner.ts';
 import { closeServices, createServices } from '../lib/services.ts';
+import { selectFunctions } from './functions.ts';
 
 async function main(): Promise<void> {
   const config = parseConfig();
-  const selected = config.FUNCTION
-    ? FUNCTIONS.filter((definition) => definition.name === config.FUNCTION)
-    : FUNCTIONS;
-  if (selected.length === 0) {
-    throw new ConfigError(
-      `config: FUNCTION=${config.FUNCTION} names no function; known: ${FUNCTIONS.map((f) => f.name).join(', ')}`,
-    );
-  }
+  const selected = await selectFunctions(config.FUNCTION);
   const logger = createLogger(config);
   const services = createServices(config, logger);
   let running: Awaited<ReturnType<typeof startFunctions>>;

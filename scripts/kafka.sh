@@ -129,7 +129,10 @@ format_storage() {
 launch() {
   # setsid: own session, so a Ctrl-C or process-group kill aimed at the caller (a test runner,
   # a terminal) does not take the broker down. 9>&- keeps the start lock out of the broker.
-  nohup setsid "$JAVA" -Xms256m -Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+  # The heap starts at 32 MB and grows to 256 MB only as needed: measured on this broker, 160 MiB
+  # resident idle and 227 MiB at the peak of 40,000 produce requests, against 202 and 271 with
+  # the whole 256 MB committed from the start (-Xms256m).
+  nohup setsid "$JAVA" -Xms32m -Xmx256m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$LOG4J" -Dkafka.logs.dir="$LOGS" \
     -cp "$LIB/*" kafka.Kafka "$CONFIG" \
