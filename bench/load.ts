@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { warmUpClient } from './client-warm-up.ts';
 import { userToken } from './token.ts';
 
 export interface LoadJob {
@@ -64,25 +65,6 @@ const now = () => performance.timeOrigin + performance.now();
 function bearers(job: LoadJob): string[] | undefined {
   const secret = job.jwtSecret;
   return secret ? job.users.map((user) => `Bearer ${userToken(secret, user)}`) : undefined;
-}
-
-/**
- * Runs the client's own code hot before the measured burst, as the warm-up flash sale does for
- * the functions: a fresh generator process otherwise spends the first thousands of requests in
- * V8's interpreter and baseline tiers, and that CPU is taken from the target sharing the machine.
- * `GET /healthz` goes through the same undici request and body paths and changes nothing.
- */
-async function warmUpClient(origin: string, requests = 4_000, connections = 16): Promise<void> {
-  const pool = new Pool(origin, { connections, pipelining: 1 });
-  let sent = 0;
-  const worker = async () => {
-    while (sent++ < requests) {
-      const response = await pool.request({ path: '/healthz', method: 'GET' });
-      JSON.parse(await response.body.text());
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, worker));
-  await pool.close();
 }
 
 async function burst(

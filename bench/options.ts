@@ -1,11 +1,19 @@
-/** The benchmark's flags: every number of the scenario, with the defaults of issue 6. */
+/** The benchmark's flags: the scenarios to run and every number of them, with the defaults of issues 6 and 18. */
 import { parseArgs } from 'node:util';
 
 export type LoadMode = 'async' | 'wait';
 export type Phase = 'system' | 'baseline' | 'floors';
 
+/** The scenarios of bench/README.md, in the order a round runs them. */
+export const SCENARIOS = ['flash', 'hot-seat', 'open-loop', 'read-storm'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** The open loop's offered rates, as multiples of the obvious design's maximum requests/s. */
+export const OPEN_LOOP_FACTORS = [0.5, 1, 2] as const;
+
 export interface BenchOptions {
   quick: boolean;
+  scenarios: Scenario[];
   /** Seats of the event (S). */
   seats: number;
   seatsPerRow: number;
@@ -20,8 +28,24 @@ export interface BenchOptions {
   /** How strongly demand favours the front rows: row = floor(rows × u^skew), u uniform in [0, 1). */
   skew: number;
   seed: number;
-  /** `async`: `Prefer: respond-async` (answer = the accept path); `wait`: the client waits for 201. */
+  /**
+   * `async`: `Prefer: respond-async` (answer = the accept path); `wait`: the client waits for 201.
+   * The flash sale runs every mode; the other scenarios the first.
+   */
   modes: LoadMode[];
+  /** Hot-seat on-sale: its seats and requests (demand 20× the supply by default). */
+  hotSeats: number;
+  hotRequests: number;
+  /** Open loop: how long each offered rate is offered, s. */
+  openLoopSeconds: number;
+  /** Read storm: the events whose seat maps are read (seats each), besides the sale's own. */
+  readEventSeats: number[];
+  /** Read storm: read the sale's own map too (it changes with every booking), besides those events'. */
+  readSaleMap: boolean;
+  /** Read storm: the read generator's connections, shared evenly among the maps it reads. */
+  readConnections: number;
+  /** Read storm: how long each map is read alone, before the storm, s. */
+  readSeconds: number;
   phases: Phase[];
   /** Rounds of system + obvious design; the report shows each design's median round. */
   rounds: number;
@@ -65,7 +89,8 @@ export const SYSTEM_ENV_DEFAULTS: Record<string, string> = {
 };
 
 const USAGE = `npm run bench -- [flags]
-  --quick                 a small run for checking a change (about a minute)
+  --quick                 a small run for checking a change (a few minutes)
+  --scenario LIST         flash,hot-seat,open-loop,read-storm   (all; open-loop only with baseline)
   --seats S               seats of the event                    (20000; quick 5000)
   --seats-per-row R       seats per row                         (50)
   --requests N            booking requests, one user each       (60000; quick 15000)
@@ -74,9 +99,17 @@ const USAGE = `npm run bench -- [flags]
   --min-seats/--max-seats seats per request                     (1..4)
   --skew K                front-row skew, row = rows*u^K        (2)
   --seed X                demand seed                           (1)
-  --mode async|wait|both  Prefer: respond-async, waiting for 201, or both (both)
+  --mode async|wait|both  Prefer: respond-async, waiting for 201, or both (both; the
+                          flash sale runs each, the other scenarios the first)
+  --hot-seats S           hot-seat on-sale: seats                (500)
+  --hot-requests N        hot-seat on-sale: requests             (10000)
+  --open-loop-seconds T   open loop: seconds at each offered rate (6; quick 3)
+  --read-events LIST      read storm: seats of the events read    (4000,50000)
+  --no-sale-map           read storm: not the sale's own map too
+  --read-connections C    read storm: reading connections         (32)
+  --read-seconds T        read storm: seconds each map is read alone (5; quick 3)
   --only system,baseline,floors                                 (all)
-  --rounds K              alternate system and obvious design K times; report the median (1)
+  --rounds K              alternate obvious design and system K times; report the median (3; quick 1)
   --baseline-pool P       pg pool of the obvious design         (10, its best here)
   --floor-clients K       clients of the Postgres floor         (20, its best here)
   --floor-bookings B      bookings the Postgres floor commits   (min(S, 20000))
@@ -101,6 +134,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     options: {
       help: { type: 'boolean', short: 'h' },
       quick: { type: 'boolean' },
+      scenario: { type: 'string' },
+      'hot-seats': { type: 'string' },
+      'hot-requests': { type: 'string' },
+      'open-loop-seconds': { type: 'string' },
+      'read-events': { type: 'string' },
+      'no-sale-map': { type: 'boolean' },
+      'read-connections': { type: 'string' },
+      'read-seconds': { type: 'string' },
       seats: { type: 'string' },
       'seats-per-row': { type: 'string' },
       requests: { type: 'string' },
@@ -160,6 +201,18 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!['system', 'baseline', 'floors'].includes(phase))
       throw new Error(`--only: unknown phase ${phase} (system, baseline, floors)`);
   }
+  // The open loop's rates are multiples of the obvious design's: not by default without it.
+  const byDefault = SCENARIOS.filter((scenario) => scenario !== 'open-loop' || phases.includes('baseline'));
+  const scenarios = (values.scenario ?? byDefault.join(',')).split(',').map((name) => name.trim());
+  for (const scenario of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(scenario))
+      throw new Error(`--scenario: unknown scenario ${scenario} (${SCENARIOS.join(', ')})`);
+  }
+  const readEventSeats = (values['read-events'] ?? '4000,50000').split(',').map((raw) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) throw new Error('--read-events must list seat counts ≥ 1');
+    return value;
+  });
   const systemEnv: Record<string, string> = { ...SYSTEM_ENV_DEFAULTS };
   for (const pair of values.env ?? []) {
     const at = pair.indexOf('=');
@@ -168,6 +221,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   }
   return {
     quick,
+    // In the order a round runs them, whatever order the flag named them in.
+    scenarios: SCENARIOS.filter((scenario) => scenarios.includes(scenario)),
     seats,
     seatsPerRow,
     requests,
@@ -179,7 +234,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     seed: int('seed', values.seed, 1, 0),
     modes: mode === 'both' ? ['async', 'wait'] : [mode as LoadMode],
     phases: phases as Phase[],
-    rounds: int('rounds', values.rounds, 1),
+    hotSeats: int('hot-seats', values['hot-seats'], 500),
+    hotRequests: int('hot-requests', values['hot-requests'], 10_000),
+    openLoopSeconds: int('open-loop-seconds', values['open-loop-seconds'], quick ? 3 : 6),
+    readEventSeats,
+    readSaleMap: !values['no-sale-map'],
+    readConnections: int('read-connections', values['read-connections'], 32),
+    readSeconds: int('read-seconds', values['read-seconds'], quick ? 3 : 5),
+    rounds: int('rounds', values.rounds, quick ? 1 : 3),
     baselinePool,
     floorClients: int('floor-clients', values['floor-clients'], 20),
     floorBookings: Math.min(seats, int('floor-bookings', values['floor-bookings'], Math.min(seats, 20_000))),

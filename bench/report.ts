@@ -1,6 +1,11 @@
 /** The report's shape, and its numbers from a run's raw answers (no I/O: bench/bench.test.ts covers them). */
 import type { LoadResult } from './load.ts';
+import type { Scenario } from './options.ts';
+import type { FunctionFootprint } from './phases/footprint.ts';
 import { type GroupUsage, OTHERS } from './procstat.ts';
+import type { ReadTargetResult } from './read-storm.ts';
+import type { ScaleOut } from './scale-out.ts';
+import type { MeasuredElsewhere } from './targets.ts';
 
 export interface Percentiles {
   p50: number;
@@ -22,8 +27,60 @@ export function percentiles(values: readonly number[]): Percentiles | undefined 
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
 }
 
-export interface RunReport {
+/** One seat map read at full speed: alone, or through a flash sale (the read storm). */
+export interface ReadReport {
+  /** What was read, e.g. `4,000 seats, br`. */
+  label: string;
+  seats: number;
+  /** The Accept-Encoding sent; `304`: gzip, with the map's ETag in If-None-Match. */
+  mode: string;
+  connections: number;
+  requests: number;
+  /** Answers ÷ first sent → last answered. */
+  readsPerS: number;
+  latencyMs: Percentiles | undefined;
+  /** Body bytes on the wire per answer (compressed when the answer was). */
+  bytesPerAnswer: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+/** A read generator's numbers, per map read. */
+export function readReports(results: readonly ReadTargetResult[]): ReadReport[] {
+  return results.map((result) => {
+    const durationS = (result.lastAnsweredAt - result.firstSentAt) / 1000;
+    const answered = result.latenciesMs.length;
+    return {
+      label: result.label,
+      seats: result.seats,
+      mode: result.mode,
+      connections: result.connections,
+      requests: answered,
+      readsPerS: durationS > 0 ? Math.round(answered / durationS) : 0,
+      latencyMs: percentiles(result.latenciesMs),
+      bytesPerAnswer: answered > 0 ? Math.round(result.bytes / answered) : 0,
+      statuses: result.statuses,
+      errors: result.errors,
+    };
+  });
+}
+
+/** The seat maps read alone (no booking load), against one design. */
+export interface ReadRun {
   name: string;
+  reads: ReadReport[];
+  processes: GroupUsage[];
+  /** With --rounds: every round's reads/s of the first map (the report shows the median round). */
+  rounds?: { readsPerS: number }[];
+}
+
+export interface RunReport {
+  scenario: Scenario;
+  name: string;
+  /** Open loop: the offered rate, and it as a multiple of the obvious design's maximum. */
+  offered?: { factor: number; rate: number };
+  /** Read storm: the seat maps read meanwhile by a second load generator. */
+  reads?: ReadReport[];
   /** Which kind of answer the load waited for. */
   answerMeans: string;
   requests: number;
@@ -76,7 +133,21 @@ export interface BenchReport {
   runId: string;
   machine: Record<string, string | number>;
   options: Record<string, unknown>;
+  /** Every scenario's runs (each the median of its rounds). */
   runs: RunReport[];
+  /** Read storm: the seat maps read alone, per design. */
+  reads: ReadRun[];
+  /** Open loop: the obvious design's maximum requests/s its offered rates are multiples of. */
+  openLoopBase?: { requestsPerS: number; measuredIn: string };
+  /** Item 4 of issue 18: Postgres CPU per confirmed booking, and each design's ceiling (bench/scale-out.ts). */
+  scaleOut?: ScaleOut;
+  /**
+   * Numbers measured outside this run's scenarios, for the targets that need them (the refused
+   * request's CPU, the functions' footprint): a target without one shows as not measured.
+   */
+  measures: Partial<Record<MeasuredElsewhere, number>>;
+  /** Each function started alone from the bundle (bench/phases/footprint.ts). */
+  footprint?: Record<string, FunctionFootprint>;
   floors: { noop?: RunReport; postgres?: PostgresFloor };
   ratios: Record<string, number | null>;
   targets: Verdict[];
@@ -85,6 +156,7 @@ export interface BenchReport {
 
 /** A run's answers in numbers: rate, latency (transport errors left out), answers by status. */
 export function loadReport(
+  scenario: Scenario,
   name: string,
   answerMeans: string,
   result: LoadResult,
@@ -102,6 +174,7 @@ export function loadReport(
   }
   const durationS = (result.lastAnsweredAt - result.firstSentAt) / 1000;
   return {
+    scenario,
     name,
     answerMeans,
     requests: result.answers.length,
@@ -164,13 +237,25 @@ export function baselineConfirmationMs(result: LoadResult): NonNullable<RunRepor
   };
 }
 
-/** Per design, the round with the median confirmed bookings/s, carrying every round's numbers. */
+/** What makes a run the same run in another round: its scenario, design (and mode) and offered rate. */
+export const runKey = (run: Pick<RunReport, 'scenario' | 'name' | 'offered'>) =>
+  `${run.scenario}|${run.name}|${run.offered?.factor ?? ''}`;
+
+/**
+ * Per scenario and design, the median round, carrying every round's numbers: by confirmed
+ * bookings/s, except in the open loop, whose target is on latency: by answer p99.
+ */
 export function medianRuns(rounds: RunReport[][]): RunReport[] {
-  const names = [...new Set(rounds.flat().map((run) => run.name))];
-  return names.map((name) => {
-    const runs = rounds.flatMap((round) => round.filter((run) => run.name === name));
-    const key = (run: RunReport) => run.confirmed?.bookingsPerS ?? run.requestsPerS;
-    const median = [...runs].sort((a, b) => key(a) - key(b))[Math.floor((runs.length - 1) / 2)] as RunReport;
+  const keys = [...new Set(rounds.flat().map(runKey))];
+  return keys.map((key) => {
+    const runs = rounds.flatMap((round) => round.filter((run) => runKey(run) === key));
+    const value = (run: RunReport) =>
+      run.scenario === 'open-loop'
+        ? (run.latencyMs?.p99 ?? Number.POSITIVE_INFINITY)
+        : (run.confirmed?.bookingsPerS ?? run.requestsPerS);
+    const median = [...runs].sort((a, b) => value(a) - value(b))[
+      Math.floor((runs.length - 1) / 2)
+    ] as RunReport;
     return runs.length === 1
       ? median
       : {
@@ -182,5 +267,18 @@ export function medianRuns(rounds: RunReport[][]): RunReport[] {
             othersCores: run.processes.find((group) => group.name === OTHERS)?.cores,
           })),
         };
+  });
+}
+
+/** Per design, the round with the median reads/s of its first map, carrying every round's. */
+export function medianReadRuns(rounds: ReadRun[][]): ReadRun[] {
+  const names = [...new Set(rounds.flat().map((run) => run.name))];
+  return names.map((name) => {
+    const runs = rounds.flatMap((round) => round.filter((run) => run.name === name));
+    const value = (run: ReadRun) => run.reads[0]?.readsPerS ?? 0;
+    const median = [...runs].sort((a, b) => value(a) - value(b))[
+      Math.floor((runs.length - 1) / 2)
+    ] as ReadRun;
+    return runs.length === 1 ? median : { ...median, rounds: runs.map((run) => ({ readsPerS: value(run) })) };
   });
 }

@@ -6,6 +6,10 @@
  * request and answer shapes as `book`, and the same authentication: `lib/platform/auth.ts`'s own
  * `authenticate()`, so both designs always pay the same for checking a bearer token, and a user
  * books only for themselves. It has no rate limit (the system limits each user).
+ *
+ * Its seat map (the read storm's) is as obvious: GET /events/seats/:eventId reads the event's
+ * seats from Postgres on every request and answers the same body as `event-seats`, uncompressed,
+ * with no ETag or cache headers.
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -79,6 +83,26 @@ export function baselineApp(pool: pg.Pool, options: { jwtSecret: string }): Hono
         throw error;
       }
     }
+  });
+  app.get('/events/seats/:eventId', async (c) => {
+    const eventId = Number(c.req.param('eventId'));
+    if (!isId(eventId)) return problem(400, 'Bad request', 'eventId must be a positive integer');
+    const { rows } = await pool.query<{ id: number; seat_number: string; is_booked: boolean }>(
+      'select id, seat_number, is_booked from seats where event_id = $1 order by id',
+      [eventId],
+    );
+    if (rows.length === 0) return problem(404, 'Not found', `No event ${eventId}`);
+    return c.json({
+      event_id: eventId,
+      booked_seats: rows.filter((seat) => seat.is_booked).map((seat) => seat.id),
+      available_seats: rows.filter((seat) => !seat.is_booked).map((seat) => seat.id),
+      held_seats: [],
+      seats: rows.map((seat) => ({
+        seat_id: seat.id,
+        seat_number: seat.seat_number,
+        state: seat.is_booked ? 'booked' : 'available',
+      })),
+    });
   });
   app.onError((error) =>
     error instanceof ApiError || error instanceof HTTPException

@@ -1,12 +1,18 @@
 /** Starting the two designs: the system (each function its own process) and the obvious design's endpoint. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Started, startProcess, stopProcess } from '../processes.ts';
+import { functionsBundle, type Started, startProcess, stopProcess } from '../processes.ts';
 import { say } from '../progress.ts';
 import type { Context } from './stack.ts';
 
-/** The functions a booking goes through, each started as its own process. */
-const SYSTEM_FUNCTIONS = ['book', 'booking-status', 'booking-processor', 'seat-projector'] as const;
+/** The functions a booking goes through, and the seat maps' (the read storm's), each its own process. */
+const SYSTEM_FUNCTIONS = [
+  'book',
+  'booking-status',
+  'booking-processor',
+  'seat-projector',
+  'event-seats',
+] as const;
 export type SystemFunction = (typeof SYSTEM_FUNCTIONS)[number];
 
 export interface RunningSystem {
@@ -24,18 +30,14 @@ export async function startSystem(context: Context): Promise<RunningSystem> {
     await Promise.all(started.map((process) => stopProcess(process.child)));
   };
   try {
+    const bundle = await functionsBundle(join(context.logDir, 'bundle'));
     for (const name of SYSTEM_FUNCTIONS) {
-      // One directory per function: tsx's loader thread writes a profile of its own beside the main one.
+      // One directory per function, as bench/profile.ts reads them.
       const profileDir = options.cpuProf ? join(options.cpuProf, context.runId, name) : undefined;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
       if (profileDir) mkdirSync(profileDir, { recursive: true });
       started.push(
-        await startProcess(
-          name,
-          'bin/run.ts',
-          { ...env, FUNCTION: name },
-          { logDir: context.logDir, nodeArgs },
-        ),
+        await startProcess(name, bundle, { ...env, FUNCTION: name }, { logDir: context.logDir, nodeArgs }),
       );
     }
   } catch (error) {

@@ -36,7 +36,7 @@ export async function benchNoop(context: Context): Promise<RunReport> {
       sampler.track('load generator', () => [loadPid]);
       return sampler;
     });
-    return loadReport('no-op floor', '201, nothing done', result, usage);
+    return loadReport('flash', 'no-op floor', '201, nothing done', result, usage);
   } finally {
     await stopProcess(noop.child);
   }

@@ -8,6 +8,8 @@ import type { LoadJob, LoadMessage, LoadResult } from '../load.ts';
 import { ROOT } from '../processes.ts';
 import { type GroupUsage, ProcSampler } from '../procstat.ts';
 import { progress } from '../progress.ts';
+import type { ReadTargetResult } from '../read-storm.ts';
+import type { ReadGenerator } from './reads.ts';
 import type { Context } from './stack.ts';
 
 /** How long the load generator may keep asking booking-status about its 202s once the system is quiet. */
@@ -128,7 +130,8 @@ export async function runLoad(
 
 /**
  * A measured run of the load generator: `sampler` (given the generator's pid) counts from the
- * first request to the last answer, or, with `settle`, until the system has settled too.
+ * first request to the last answer, or, with `settle`, until the system has settled too. With
+ * `reads` (the read storm), the read generator starts with the first request and stops there too.
  */
 export async function measureLoad(
   context: Context,
@@ -136,18 +139,22 @@ export async function measureLoad(
   job: LoadJob,
   sampler: (loadPid: number) => ProcSampler,
   settle?: (accepted: number) => Promise<unknown>,
-): Promise<{ result: LoadResult; usage: GroupUsage[] }> {
+  reads?: ReadGenerator,
+): Promise<{ result: LoadResult; usage: GroupUsage[]; reads?: ReadTargetResult[] }> {
   let sampling: ProcSampler | undefined;
   let usage: GroupUsage[] = [];
+  let read: ReadTargetResult[] | undefined;
   const result = await runLoad(context, label, job, {
     started: async (loadPid) => {
       sampling = sampler(loadPid);
       await sampling.begin();
+      reads?.go();
     },
     afterBurst: async (accepted) => {
       await settle?.(accepted);
+      read = await reads?.finish();
       usage = (await sampling?.end()) ?? [];
     },
   });
-  return { result, usage };
+  return { result, usage, ...(read ? { reads: read } : {}) };
 }

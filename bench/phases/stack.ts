@@ -25,8 +25,12 @@ export interface Context {
   services: Services;
   /** What every function process runs with. */
   env: Record<string, string>;
+  /** Bench user i's id at [i]; grows when a scenario needs more users (bench/phases/scenarios.ts). */
   userIds: number[];
+  /** The flash sale's demand. */
   demand: Wanted[];
+  /** The obvious design's maximum requests/s, once measured: the open loop's unit. */
+  openLoopBase?: { requestsPerS: number; measuredIn: string };
   admin: Admin;
   prefix: string;
   infraPids: { redis: number | undefined; kafka: number | undefined };
