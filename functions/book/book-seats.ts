@@ -20,13 +20,9 @@ import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
-import {
-  enforceLimits,
-  limitChecks,
-  slidingWindowResults,
-  slidingWindows,
-} from '../../lib/platform/rate-limit.ts';
+import { enforceLimits, limitChecks, slidingWindows } from '../../lib/platform/rate-limit.ts';
 import { isOutOfMemory } from '../../lib/platform/redis.ts';
+import { slidingWindowResults } from '../../lib/platform/sliding-window.ts';
 import { Id, validate } from '../../lib/platform/validation.ts';
 
 export const BookSeatsBody = v.strictObject({

@@ -15,8 +15,8 @@
  *   ids, then each further per-seat list (as long as the seat ids, in their order).
  */
 import type { ChainableCommander } from 'ioredis';
-import { SLIDING_WINDOW_LUA, type SlidingWindows } from '../../platform/rate-limit.ts';
 import type { Redis } from '../../platform/redis.ts';
+import { SLIDING_WINDOW_LUA, type SlidingWindows } from '../../platform/sliding-window.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from './keys.ts';
 
 /**
