@@ -317,6 +317,7 @@ describe('bench reporting: numbers, verdicts, markdown (no stack)', () => {
         label: '4,000 seats, br',
         seats: 4_000,
         mode: 'br',
+        form: 'seats',
         connections: 2,
         firstSentAt: 1_000,
         lastAnsweredAt: 1_500,
@@ -445,6 +446,15 @@ describe('bench reporting: numbers, verdicts, markdown (no stack)', () => {
       ],
       [120, false],
     );
+    // With the compact form read too, a large map is judged on it: its states plus its layout.
+    const system = measured.reads[0] as (typeof measured.reads)[number];
+    system.reads.push(
+      { ...read(50_000, 'br', 100, 4_000), form: 'seat-map' },
+      { ...read(50_000, 'br', 100, 5_000), form: 'seat-layout' },
+    );
+    const compact = verdict(verdictsOf(measured), 'seat map of 50,000');
+    assert.deepEqual([compact?.value, compact?.met], [9, true]);
+    assert.match(compact?.name ?? '', /seat-map \+ seat-layout/);
     // Measured elsewhere and not given: there, with no value.
     assert.deepEqual(verdict(verdicts, "a refused request's CPU"), {
       name: "a refused request's CPU ÷ a no-op request's",

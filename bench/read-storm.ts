@@ -14,11 +14,18 @@ import { warmUpClient } from './client-warm-up.ts';
 /** The Accept-Encoding sent; `304`: gzip, with the map's ETag (from a first read) in If-None-Match. */
 export type ReadMode = 'identity' | 'gzip' | 'br' | '304';
 
+/**
+ * Which representation is read: the seed's body (GET /events/seats/:id), or the compact one for
+ * large events, its states (GET /events/:id/seat-map) and its layout (GET /events/:id/seat-layout).
+ */
+export type ReadForm = 'seats' | 'seat-map' | 'seat-layout';
+
 export interface ReadTarget {
   /** What is read, for the report, e.g. `4,000 seats, br`. */
   label: string;
   seats: number;
   mode: ReadMode;
+  form: ReadForm;
   /** Origin of the server answering seat maps. */
   origin: string;
   path: string;

@@ -34,6 +34,8 @@ export interface ReadReport {
   seats: number;
   /** The Accept-Encoding sent; `304`: gzip, with the map's ETag in If-None-Match. */
   mode: string;
+  /** The representation read (bench/read-storm.ts); the seed's body when absent. */
+  form?: string;
   connections: number;
   requests: number;
   /** Answers ÷ first sent → last answered. */
@@ -54,6 +56,7 @@ export function readReports(results: readonly ReadTargetResult[]): ReadReport[] 
       label: result.label,
       seats: result.seats,
       mode: result.mode,
+      form: result.form,
       connections: result.connections,
       requests: answered,
       readsPerS: durationS > 0 ? Math.round(answered / durationS) : 0,

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { createEvent } from '../database.ts';
 import { ROOT } from '../processes.ts';
 import { say } from '../progress.ts';
-import type { ReadJob, ReadMessage, ReadMode, ReadTarget, ReadTargetResult } from '../read-storm.ts';
+import type {
+  ReadForm,
+  ReadJob,
+  ReadMessage,
+  ReadMode,
+  ReadTarget,
+  ReadTargetResult,
+} from '../read-storm.ts';
 import { type ReadRun, readReports } from '../report.ts';
 import { quiesce, samplerFor } from './measure.ts';
 import type { Context } from './stack.ts';
@@ -57,13 +64,27 @@ export const saleMap = (eventId: number, seats: number): SeatMap => ({
   name: `the sale's ${fmt(seats)} seats`,
 });
 
-export function readTarget(origin: string, map: SeatMap, mode: ReadMode, connections: number): ReadTarget {
+const FORM_PATHS: Record<ReadForm, (eventId: number) => string> = {
+  seats: (eventId) => `/events/seats/${eventId}`,
+  'seat-map': (eventId) => `/events/${eventId}/seat-map`,
+  'seat-layout': (eventId) => `/events/${eventId}/seat-layout`,
+};
+
+export function readTarget(
+  origin: string,
+  map: SeatMap,
+  mode: ReadMode,
+  connections: number,
+  form: ReadForm = 'seats',
+): ReadTarget {
+  const what = form === 'seats' ? '' : ` (${form})`;
   return {
-    label: `${map.name ?? `${fmt(map.seats)} seats`}, ${mode === '304' ? '304 to its ETag' : mode}`,
+    label: `${map.name ?? `${fmt(map.seats)} seats`}${what}, ${mode === '304' ? '304 to its ETag' : mode}`,
     seats: map.seats,
     mode,
+    form,
     origin,
-    path: `/events/seats/${map.eventId}`,
+    path: FORM_PATHS[form](map.eventId),
     connections,
   };
 }
@@ -113,12 +134,14 @@ export async function benchReadsAlone(
   context: Context,
   name: string,
   origin: string,
-  reads: { map: SeatMap; mode: ReadMode }[],
+  reads: { map: SeatMap; mode: ReadMode; form?: ReadForm }[],
   processes: Record<string, number>,
 ): Promise<ReadRun> {
   const { options } = context;
   await quiesce(context.services);
-  const targets = reads.map(({ map, mode }) => readTarget(origin, map, mode, options.readConnections));
+  const targets = reads.map(({ map, mode, form }) =>
+    readTarget(origin, map, mode, options.readConnections, form),
+  );
   say(`${name}: reading ${targets.map((target) => target.label).join('; ')}, ${options.readSeconds} s each`);
   const generator = await startReadGenerator(context, {
     targets,

@@ -56,6 +56,12 @@ export async function benchSystem(
               { map: small, mode: 'br' },
               { map: small, mode: '304' },
               ...others.map((map) => ({ map, mode: 'br' as const })),
+              // The compact form of the largest map: its states, and its layout (read once per client).
+              ...others
+                .slice(-1)
+                .flatMap((map) =>
+                  (['seat-map', 'seat-layout'] as const).map((form) => ({ map, mode: 'br' as const, form })),
+                ),
             ],
             system.pids,
           ),
