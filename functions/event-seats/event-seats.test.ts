@@ -6,8 +6,10 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { eq, inArray } from 'drizzle-orm';
 import * as v from 'valibot';
 import { events, seats } from '../../lib/booking/db/schema.ts';
-import { EventSeatsBody } from '../../lib/booking/responses.ts';
+import { EventSeatsBody, SeatLayoutBody, SeatMapBody } from '../../lib/booking/responses.ts';
 import { seatKeys } from '../../lib/booking/seats/keys.ts';
+import { gridSeatNumbers } from '../../lib/booking/seats/numbers.ts';
+import { seatsOfRuns } from '../../lib/booking/seats/seat-layout.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
@@ -200,7 +202,8 @@ describe('event-seats', () => {
   });
 
   it('answers an ETag, and 304 with no body to an If-None-Match naming it, cacheable for a second', async () => {
-    const event = await createTestEvent(services, 3);
+    // Large enough to be compressed (lib/platform/http-cache.ts), so the answer varies by encoding.
+    const event = await createTestEvent(services, 30);
     const path = `/events/seats/${event.eventId}`;
     const first = await app.request(path);
     const etag = first.headers.get('etag') ?? '';
@@ -260,5 +263,145 @@ describe('event-seats', () => {
         seats: [],
       });
     }
+  });
+  describe('the compact seat map: GET /events/:eventId/seat-layout and /seat-map', () => {
+    /** The seats as a client puts them together from the layout and the states. */
+    async function compactSeats(target: typeof app, eventId: number) {
+      const layoutAnswer = await target.request(`/events/${eventId}/seat-layout`);
+      const mapAnswer = await target.request(`/events/${eventId}/seat-map`);
+      assert.equal(layoutAnswer.status, 200);
+      assert.equal(mapAnswer.status, 200);
+      const layout = await layoutAnswer.json();
+      const map = await mapAnswer.json();
+      assert.deepEqual(v.parse(SeatLayoutBody, layout), layout, 'the layout contract holds');
+      assert.deepEqual(v.parse(SeatMapBody, map), map, 'the seat map contract holds');
+      assert.equal(map.layout_etag, layoutAnswer.headers.get('etag'));
+      const { seatIds, seatNumbers } = seatsOfRuns((layout as SeatLayoutBody).runs);
+      let held = 0;
+      return {
+        layoutAnswer,
+        mapAnswer,
+        seats: seatIds.map((seat_id, i) => {
+          const state = { a: 'available', h: 'held', b: 'booked' }[(map as SeatMapBody).states[i] as 'a'];
+          const expires_at = state === 'held' ? (map as SeatMapBody).hold_expires_at[held++] : undefined;
+          return { seat_id, seat_number: seatNumbers[i], state, ...(expires_at ? { expires_at } : {}) };
+        }),
+      };
+    }
+
+    it('says what GET /events/seats/:eventId says, held seats and their expiries too', async () => {
+      const event = await createTestEvent(services, 45);
+      await bookInPostgres(
+        event.eventId,
+        event.seatIds.filter((_, i) => i % 4 === 1),
+      );
+      await services.seats.warm(event.eventId);
+      const held = await services.seats.take(event.eventId, event.seatIds.slice(6, 9), randomUUID(), 30_000);
+      assert.equal(held.kind, 'held');
+      const seed = (await (await app.request(`/events/seats/${event.eventId}`)).json()) as EventSeatsBody;
+      const { seats, mapAnswer, layoutAnswer } = await compactSeats(app, event.eventId);
+      assert.deepEqual(seats, seed.seats);
+      assert.equal(mapAnswer.headers.get('x-data-source'), 'redis');
+      assert.equal(mapAnswer.headers.get('cache-control'), 'public, max-age=1');
+      assert.equal(layoutAnswer.headers.get('cache-control'), 'public, max-age=3600');
+      const layout = (await (
+        await app.request(`/events/${event.eventId}/seat-layout`)
+      ).json()) as SeatLayoutBody;
+      assert.equal(layout.runs.length, 3, 'rows of 20: one run a row');
+
+      // Without Redis: from Postgres, which knows no holds; the same layout.
+      const fromPostgres = await compactSeats(appWithoutRedis, event.eventId);
+      assert.equal(fromPostgres.mapAnswer.headers.get('x-data-source'), 'postgres');
+      assert.equal(fromPostgres.layoutAnswer.headers.get('etag'), layoutAnswer.headers.get('etag'));
+      assert.deepEqual(
+        fromPostgres.seats,
+        seed.seats.map(({ expires_at: _, ...seat }) =>
+          seat.state === 'held' ? { ...seat, state: 'available' } : seat,
+        ),
+      );
+    });
+
+    it('answers ETags and 304s, compressed as asked; the layout keeps its ETag while the states change', async () => {
+      const event = await createTestEvent(services, 1_200);
+      const mapPath = `/events/${event.eventId}/seat-map`;
+      const layoutPath = `/events/${event.eventId}/seat-layout`;
+      const map = await app.request(mapPath, { headers: { 'accept-encoding': 'br' } });
+      const layout = await app.request(layoutPath, { headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(map.headers.get('content-encoding'), 'br');
+      assert.equal(layout.headers.get('content-encoding'), 'gzip');
+      assert.equal(
+        JSON.parse(brotliDecompressSync(Buffer.from(await map.arrayBuffer())).toString()).states,
+        'a'.repeat(1_200),
+      );
+      for (const [path, answer] of [
+        [mapPath, map],
+        [layoutPath, layout],
+      ] as const) {
+        const etag = answer.headers.get('etag') ?? '';
+        assert.match(etag, /^W\/"[\w-]+"$/);
+        const unchanged = await app.request(path, { headers: { 'if-none-match': etag } });
+        assert.equal(unchanged.status, 304, path);
+        assert.equal(await unchanged.text(), '');
+      }
+
+      await services.seats.take(event.eventId, [event.seatIds[0] as number], randomUUID(), 30_000);
+      let changed = map;
+      for (let i = 0; i < 100 && changed.headers.get('etag') === map.headers.get('etag'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        changed = await app.request(mapPath);
+      }
+      assert.notEqual(changed.headers.get('etag'), map.headers.get('etag'), 'the states changed');
+      assert.match((await changed.json()).states, /^ha{1199}$/);
+      const stillSame = await app.request(layoutPath, {
+        headers: { 'if-none-match': layout.headers.get('etag') ?? '' },
+      });
+      assert.equal(stillSame.status, 304, 'the layout did not');
+    });
+
+    it('fits a 50,000-seat event in well under 100 KB compressed, layout and states together', async () => {
+      const [event] = await services.db
+        .insert(events)
+        .values({
+          name: 'Stadium',
+          date: new Date('2030-01-01T20:00:00Z'),
+          location: 'Test',
+          totalSeats: 50_000,
+        })
+        .returning({ id: events.id });
+      assert.ok(event);
+      // Booked at random (4 in 10), the least compressible the states get.
+      await services.db.$client.query(
+        `insert into seats (event_id, seat_number, is_booked)
+         select $1, number, random() < 0.4 from unnest($2::text[]) as t(number)`,
+        [event.id, gridSeatNumbers(1_000, 50)],
+      );
+      let total = 0;
+      for (const path of [`/events/${event.id}/seat-layout`, `/events/${event.id}/seat-map`]) {
+        for (const encoding of ['br', 'gzip']) {
+          const answer = await app.request(path, { headers: { 'accept-encoding': encoding } });
+          assert.equal(answer.headers.get('content-encoding'), encoding);
+          const bytes = (await answer.arrayBuffer()).byteLength;
+          if (encoding === 'gzip') total += bytes;
+          assert.ok(bytes < 20_000, `${path} ${encoding}: ${bytes} bytes`);
+        }
+      }
+      assert.ok(total < 100_000, `${total} bytes`);
+    });
+
+    it('answers problems for bad ids and unknown events', async () => {
+      for (const kind of ['seat-map', 'seat-layout']) {
+        const cases: [string, number, RegExp][] = [
+          [`/events/2000000000/${kind}`, 404, /No event 2000000000/],
+          [`/events/abc/${kind}`, 400, /param\.eventId/],
+          [`/events/0/${kind}`, 400, /param\.eventId/],
+        ];
+        for (const [path, status, detail] of cases) {
+          const response = await app.request(path);
+          assert.equal(response.status, status, path);
+          assert.equal(response.headers.get('content-type'), 'application/problem+json');
+          assert.match(await response.text(), detail, path);
+        }
+      }
+    });
   });
 });

@@ -1,6 +1,5 @@
 import { asc, gt } from 'drizzle-orm';
-import { type Context, Hono } from 'hono';
-import { accepts } from 'hono/accepts';
+import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
@@ -13,15 +12,11 @@ import {
   seatsFromPostgres,
   withRedis,
 } from '../../lib/booking/seats/availability.ts';
-import {
-  ENCODINGS,
-  type Encoding,
-  type SeatMapSnapshot,
-  seatMapSnapshots,
-} from '../../lib/booking/seats/snapshots.ts';
+import { seatMapSnapshots } from '../../lib/booking/seats/snapshots.ts';
 import { findEvent } from '../../lib/booking/unknown-events.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
+import { cachedResponse } from '../../lib/platform/http-cache.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { Cursor, Limit, nextLink } from '../../lib/platform/pagination.ts';
 import { rateLimitReads } from '../../lib/platform/rate-limit.ts';
@@ -37,9 +32,9 @@ const Params = v.object({
 const Query = v.strictObject({ limit: Limit(20, 100), cursor: Cursor });
 
 /**
- * A page of `*` also ends before its events' seats pass this many (an event has at most 20,000,
- * functions/events/create-event.ts), so no page is a hundred stadiums; its first event is always
- * on it.
+ * A page of `*` also ends before its events' seats pass this many, so no page is a hundred
+ * stadiums; its first event is always on it, so an event larger than this (up to 50,000 seats,
+ * functions/events/create-event.ts) is alone on its page.
  */
 const MAX_SEATS_PER_PAGE = 20_000;
 
@@ -77,10 +72,13 @@ export const getEventSeats = new Hono<AppEnv>().get(
     if (eventId !== '*') {
       const services = c.get('services');
       const snapshot = await findEvent(services, eventId, () =>
-        seatMapSnapshots(services).get(eventId, c.get('logger')),
+        seatMapSnapshots(services).get(eventId, c.get('logger'), { settling: true }),
       );
       if (!snapshot) throw new ApiError('NOT_FOUND', { detail: `No event ${eventId}` });
-      return snapshotResponse(c, snapshot);
+      return cachedResponse(c, snapshot.eventSeats, {
+        cacheControl: SEAT_MAP_CACHE_CONTROL,
+        headers: { [DATA_SOURCE_HEADER]: snapshot.source },
+      });
     }
 
     const { limit, cursor } = c.req.valid('query');
@@ -113,44 +111,6 @@ export const getEventSeats = new Hono<AppEnv>().get(
  * itself may be (SEAT_MAP_MAX_AGE_MS), and a booking still finds out about a taken seat.
  */
 export const SEAT_MAP_CACHE_CONTROL = 'public, max-age=1';
-
-/**
- * The snapshot's bytes, compressed as the client prefers (Brotli before gzip when it accepts
- * both alike), or 304 with no body when its `If-None-Match` names the snapshot's ETag.
- */
-function snapshotResponse(c: Context<AppEnv>, snapshot: SeatMapSnapshot): Response {
-  const headers: Record<string, string> = {
-    [DATA_SOURCE_HEADER]: snapshot.source,
-    etag: snapshot.etag,
-    'cache-control': SEAT_MAP_CACHE_CONTROL,
-    vary: 'accept-encoding',
-  };
-  if (matchesEtag(c.req.header('if-none-match'), snapshot.etag)) return c.body(null, 304, headers);
-  const encoding = accepts(c, {
-    header: 'Accept-Encoding',
-    supports: [...ENCODINGS],
-    default: 'identity',
-    match: (accepted, { supports, default: identity }) => {
-      let best = { encoding: identity, q: 0 };
-      for (const encoding of supports) {
-        const q = accepted.find((a) => a.type.toLowerCase() === encoding)?.q ?? 0;
-        if (q > best.q) best = { encoding, q };
-      }
-      return best.encoding;
-    },
-  }) as Encoding | 'identity';
-  headers['content-type'] = 'application/json';
-  if (encoding === 'identity') return c.body(snapshot.json, 200, headers);
-  headers['content-encoding'] = encoding;
-  return c.body(snapshot.encoded(encoding), 200, headers);
-}
-
-/** `If-None-Match` by weak comparison (RFC 9110 13.1.2): `*`, or any listed tag with the same opaque value. */
-function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
-  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
-}
 
 /** Every event of a page from one source: Redis for all of them, or Postgres for all of them. */
 async function readManyEvents(

@@ -1,5 +1,7 @@
 import { defineFunction } from '../../lib/platform/function.ts';
 import { getEventSeats } from './get-event-seats.ts';
+import { getSeatLayout } from './get-seat-layout.ts';
+import { getSeatMap } from './get-seat-map.ts';
 
 /**
  * Seat availability from the Redis cache. Redis is not among its needs: without it the answers
@@ -9,5 +11,5 @@ export default defineFunction({
   name: 'event-seats',
   trigger: { kind: 'http' },
   needs: ['postgres'],
-  routes: [getEventSeats],
+  routes: [getEventSeats, getSeatMap, getSeatLayout],
 });

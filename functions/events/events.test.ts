@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { eq } from 'drizzle-orm';
 import * as v from 'valibot';
 import { events as eventsTable, seats } from '../../lib/booking/db/schema.ts';
 import { EventCreated } from '../../lib/booking/messages.ts';
+import { seatKeys } from '../../lib/booking/seats/keys.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
 import { closeServices, pingDependencies, type Services } from '../../lib/services.ts';
 import { bearer, createTestEvent, testServices } from '../../test/support.ts';
@@ -12,10 +14,15 @@ import { CreatedEventBody } from './create-event.ts';
 import { EventView } from './event-view.ts';
 import events from './index.ts';
 
-const services = testServices();
+// These read Postgres on every request; the answers kept in memory have tests of their own below.
+const services = testServices({ EVENTS_MAX_AGE_MS: '0' });
+// Long enough that only creating an event here drops an answer in these tests.
+const caching = testServices({ EVENTS_MAX_AGE_MS: '600000' });
 after(async () => {
-  await closeServices(services);
-  services.subscriber.disconnect();
+  for (const s of [services, caching]) {
+    await closeServices(s);
+    s.subscriber.disconnect();
+  }
 });
 
 /** Every event, page by page (`limit=100`), following each Link to the next. */
@@ -120,6 +127,67 @@ it('answers 503 when an answer takes longer than REQUEST_TIMEOUT_MS (a Postgres 
   }
 });
 
+describe('GET /events and GET /events/:eventId from memory', () => {
+  const app = createFunctionApp(events, caching);
+  const bookOne = (seatId: number) =>
+    services.db.update(seats).set({ isBooked: true }).where(eq(seats.id, seatId));
+
+  it('answers the same bytes for EVENTS_MAX_AGE_MS, with an ETag, 304 and Cache-Control', async () => {
+    const { eventId, seatIds } = await createTestEvent(services, 3, 'Cached');
+    const first = await app.request(`/events/${eventId}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('cache-control'), 'public, max-age=1');
+    assert.equal(first.headers.get('content-encoding'), null, 'a few hundred bytes are sent as they are');
+    const etag = first.headers.get('etag') ?? '';
+    assert.match(etag, /^W\/"[\w-]+"$/);
+    assert.equal(((await first.json()) as EventView).free_seats, 3);
+
+    await bookOne(seatIds[0] as number);
+    const again = await app.request(`/events/${eventId}`);
+    assert.equal(again.headers.get('etag'), etag, 'from memory');
+    assert.equal(((await again.json()) as EventView).free_seats, 3);
+    const unchanged = await app.request(`/events/${eventId}`, { headers: { 'if-none-match': etag } });
+    assert.equal(unchanged.status, 304);
+    assert.equal(await unchanged.text(), '');
+    // Read afresh where nothing is kept.
+    const uncached = await createFunctionApp(events, services).request(`/events/${eventId}`);
+    assert.equal(((await uncached.json()) as EventView).free_seats, 2);
+  });
+
+  it('compresses a page large enough, and keeps its Link', async () => {
+    const firstEvent = await createTestEvent(services, 1, 'Page');
+    for (let i = 0; i < 9; i++) await createTestEvent(services, 1, 'Page');
+    const path = `/events?limit=8&cursor=${firstEvent.eventId}`;
+    const plain = await app.request(path);
+    const text = await plain.text();
+    assert.ok(Buffer.byteLength(text) >= 1_024, 'large enough to compress');
+    const gzipped = await app.request(path, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gzipped.headers.get('content-encoding'), 'gzip');
+    assert.equal(gzipped.headers.get('vary'), 'accept-encoding');
+    assert.equal(gunzipSync(Buffer.from(await gzipped.arrayBuffer())).toString(), text);
+    const next = (JSON.parse(text) as EventView[]).at(-1)?.id;
+    for (const answer of [plain, gzipped])
+      assert.equal(answer.headers.get('link'), `</events?limit=8&cursor=${next}>; rel="next"`);
+  });
+
+  it('is read again after EVENTS_MAX_AGE_MS', async () => {
+    const shortLived = testServices({ EVENTS_MAX_AGE_MS: '100' });
+    try {
+      const target = createFunctionApp(events, shortLived);
+      const { eventId, seatIds } = await createTestEvent(services, 2, 'Short');
+      const freeSeats = async () =>
+        ((await (await target.request(`/events/${eventId}`)).json()) as EventView).free_seats;
+      assert.equal(await freeSeats(), 2);
+      await bookOne(seatIds[0] as number);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(await freeSeats(), 1);
+    } finally {
+      await closeServices(shortLived);
+      shortLived.subscriber.disconnect();
+    }
+  });
+});
+
 describe('POST /events', () => {
   const app = createFunctionApp(events, services);
   const post = async (body: unknown, target = app, headers: Record<string, string> = {}) =>
@@ -181,6 +249,43 @@ describe('POST /events', () => {
     }
   });
 
+  it('drops the answers kept in memory when an event is created through the same process', async () => {
+    await pingDependencies(caching, ['postgres', 'redis', 'kafka']);
+    const cachedApp = createFunctionApp(events, caching);
+    const { eventId, seatIds } = await createTestEvent(services, 2, 'Before');
+    const page = `/events?limit=500&cursor=${eventId}`;
+    const listedBefore = (await (await cachedApp.request(page)).json()) as EventView[];
+    assert.equal((await (await cachedApp.request(`/events/${eventId}`)).json()).free_seats, 2);
+    await services.db
+      .update(seats)
+      .set({ isBooked: true })
+      .where(eq(seats.id, seatIds[0] as number));
+
+    const created = await post({ ...base, name: 'Dropped the cache', rows: 1, seats_per_row: 1 }, cachedApp);
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as CreatedEventBody;
+    const listedAfter = (await (await cachedApp.request(page)).json()) as EventView[];
+    assert.ok(!listedBefore.some((event) => event.id === id));
+    assert.ok(
+      listedAfter.some((event) => event.id === id),
+      'listed at once',
+    );
+    assert.equal((await (await cachedApp.request(`/events/${eventId}`)).json()).free_seats, 1);
+  });
+
+  it('creates a 50,000-seat stadium, warms its cache, and refuses one seat more', async () => {
+    const response = await post({ ...base, name: 'Stadium', rows: 250, seats_per_row: 200 });
+    assert.equal(response.status, 201);
+    const body = (await response.json()) as CreatedEventBody;
+    assert.equal(body.total_seats, 50_000);
+    assert.equal(body.seats.length, 50_000);
+    assert.deepEqual([body.seats[0]?.seat_number, body.seats.at(-1)?.seat_number], ['A1', 'IP200']);
+    assert.equal(await services.redis.hlen(seatKeys.seatMap(body.id)), 50_000, 'the cache is warm');
+    const over = await post({ ...base, rows: 250, seats_per_row: 201 });
+    assert.equal(over.status, 400);
+    assert.match(await over.text(), /at most 50000 seats/);
+  });
+
   it('creates an explicit list of seat numbers', async () => {
     const response = await post({ ...base, seat_numbers: ['Box 1', 'Box 2', 'Stall 7'] });
     assert.equal(response.status, 201);
@@ -201,7 +306,7 @@ describe('POST /events', () => {
       ['no layout', base, /either rows and seats_per_row, or seat_numbers/],
       ['both layouts', { ...base, rows: 1, seats_per_row: 2, seat_numbers: ['A1'] }, /either rows/],
       ['rows without seats_per_row', { ...base, rows: 2 }, /either rows/],
-      ['too many seats', { ...base, rows: 700, seats_per_row: 1000 }, /at most 20000 seats/],
+      ['too many seats', { ...base, rows: 51, seats_per_row: 1000 }, /at most 50000 seats/],
       ['zero rows', { ...base, rows: 0, seats_per_row: 2 }, /body\.rows/],
       ['fractional seats', { ...base, rows: 1, seats_per_row: 2.5 }, /body\.seats_per_row/],
       ['repeated seat numbers', { ...base, seat_numbers: ['A1', 'A1'] }, /must not repeat/],

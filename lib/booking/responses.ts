@@ -126,6 +126,61 @@ export const EventSeatsBody = v.pipe(
 );
 export type EventSeatsBody = v.InferOutput<typeof EventSeatsBody>;
 
+/**
+ * GET /events/:eventId/seat-layout: an event's seats in id order, compactly
+ * (lib/booking/seats/seat-layout.ts), described in the document too: the encoding is this API's own.
+ */
+export const SeatLayoutBody = v.pipe(
+  v.object({
+    event_id: Id,
+    seat_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    runs: v.pipe(
+      v.array(
+        v.union([
+          v.tuple([
+            Id,
+            v.string(),
+            v.pipe(v.number(), v.integer(), v.minValue(0)),
+            v.pipe(v.number(), v.integer(), v.minValue(1)),
+          ]),
+          v.tuple([Id, v.string()]),
+        ]),
+      ),
+      v.description(
+        'The seats in id order. `[first_seat_id, prefix, first_number, count]` is the seats ' +
+          '`first_seat_id + i` numbered `prefix` followed by `first_number + i`, for i from 0 to count - 1; ' +
+          '`[seat_id, seat_number]` is one seat whose number does not end in digits',
+      ),
+    ),
+  }),
+  v.metadata({ ref: 'SeatLayoutBody' }),
+);
+export type SeatLayoutBody = v.InferOutput<typeof SeatLayoutBody>;
+
+/** GET /events/:eventId/seat-map: an event's seat states compactly, for the layout `layout_etag` names. */
+export const SeatMapBody = v.pipe(
+  v.object({
+    event_id: Id,
+    layout_etag: v.pipe(
+      v.string(),
+      v.description(
+        'The ETag of the seat layout (GET /events/{eventId}/seat-layout) the states are in the order of',
+      ),
+    ),
+    states: v.pipe(
+      v.string(),
+      v.regex(/^[ahb]*$/),
+      v.description("One character a seat, in the layout's order: `a` available, `h` held, `b` booked"),
+    ),
+    hold_expires_at: v.pipe(
+      v.array(v.number()),
+      v.description('For each `h` in `states`, in turn: when its hold lapses (ms since the epoch)'),
+    ),
+  }),
+  v.metadata({ ref: 'SeatMapBody' }),
+);
+export type SeatMapBody = v.InferOutput<typeof SeatMapBody>;
+
 const REJECTIONS: Record<RejectionReason, { code: ErrorCode; detail: string; field: string }> = {
   SEATS_TAKEN: { code: 'CONFLICT', detail: 'Some seats are already held or booked', field: 'taken_seat_ids' },
   UNKNOWN_EVENT: { code: 'NOT_FOUND', detail: 'No such event', field: 'event_id' },

@@ -212,11 +212,15 @@ export const ConfigSchema = v.object({
   ),
   RATE_LIMIT_PER_USER: v.pipe(
     integer(20),
-    v.description('`book`/`cancel` requests per user per window (0: off)'),
+    v.description(
+      '`book`/`cancel` requests per user per window (0: off); `book` counts them per event, in its seat script',
+    ),
   ),
   RATE_LIMIT_PER_ADDRESS: v.pipe(
     integer(300),
-    v.description('`book`/`cancel` requests per client address per window (0: off)'),
+    v.description(
+      '`book`/`cancel` requests per client address per window (0: off); `book` counts them per event, in its seat script',
+    ),
   ),
   RATE_LIMIT_WINDOW_S: v.pipe(integer(10, 1), v.description('the sliding window, in seconds')),
   // The bounded public surface: reads limited per address, seat streams
@@ -224,7 +228,7 @@ export const ConfigSchema = v.object({
   RATE_LIMIT_READS_PER_ADDRESS: v.pipe(
     integer(600),
     v.description(
-      'public reads (`GET /events`, `/events/:id`, `/events/seats/:id`, opening a seat stream) per client address per window, all of them together (0: off)',
+      'public reads (`GET /events`, `/events/:id`, `/events/seats/:id`, `/events/:id/seat-map`, `/events/:id/seat-layout`, opening a seat stream) per client address per window, all of them together (0: off)',
     ),
   ),
   // A venue's or an office's buyers may share one address, each with a tab or two open.
@@ -249,6 +253,12 @@ export const ConfigSchema = v.object({
     integer(1_000),
     v.description(
       "how long a process serves an event's seat map from its snapshot in memory before reading the seats again, even when no seat change was announced (a lost message, a cache filled behind its back); a change announced rebuilds it sooner, a hold lapsing too (0: read them on every request)",
+    ),
+  ),
+  EVENTS_MAX_AGE_MS: v.pipe(
+    integer(1_000),
+    v.description(
+      'how long a process serves GET /events and GET /events/:eventId from memory before reading Postgres again: `free_seats`, and an event created through another process, are at most this stale (one created through this process is listed at once; 0: read on every request)',
     ),
   ),
   REQUEST_TIMEOUT_MS: v.pipe(

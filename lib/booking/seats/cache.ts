@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
-import type { SlidingWindows } from '../../platform/rate-limit.ts';
 import type { Redis } from '../../platform/redis.ts';
+import type { SlidingWindows } from '../../platform/sliding-window.ts';
 import type { Database } from '../db/client.ts';
 import { events, seats } from '../db/schema.ts';
 import { seatKeys } from './keys.ts';

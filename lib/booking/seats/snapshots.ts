@@ -1,78 +1,129 @@
 /**
- * Seat maps served from process memory. An event's map (GET /events/seats/:eventId, the seat
- * stream's first frame) is read and serialized once into a snapshot, which every request then
- * answers with the same bytes (compressed once per encoding asked for) until the event's seats
- * change. A snapshot is stale, and the next request reads the seats again, once
+ * Seat maps served from process memory. An event's seats are read once into a snapshot, and every
+ * request answers from it with the same bytes until the seats change:
+ * - GET /events/seats/:eventId, the seed's shape (also the seat stream's first frame);
+ * - GET /events/:eventId/seat-map, the states compactly, one character a seat;
+ * - GET /events/:eventId/seat-layout, the seats' ids and numbers, which never change once the
+ *   event exists: made once per layout and kept from one snapshot to the next, ETag included.
+ * Each is serialized on first use and compressed once per coding asked for
+ * (lib/platform/http-cache.ts). A snapshot is stale, and the next request reads the seats again
+ * (only their states, given the layout the last read found), once
  * - a change of the event is announced on `seat-changes` (lib/booking/seats/changes.ts), or the
- *   subscriber reconnects (a change may have been missed meanwhile);
+ *   subscriber reconnects (a change may have been missed meanwhile); for the GET routes only once
+ *   CHANGE_SETTLE_READS times as long as its read took have passed since it was made, so that on
+ *   an event changing all the time reading its seats takes at most about a quarter of the
+ *   process's time, and the map lags by at most that much more (a 4,000-seat map's read takes
+ *   about 7 ms, a 50,000-seat one's 50);
  * - its first hold lapses: a hold ends by itself, with no change announced, at its `expires_at`;
  * - SEAT_MAP_MAX_AGE_MS have passed: the bound when no message tells (a message lost, a change
  *   made before this process's subscription was confirmed, the cache filled or emptied behind
  *   its back, or Redis down and the map read from Postgres).
  * Concurrent requests for a stale map share one read.
  */
-import { createHash } from 'node:crypto';
-import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
+import { CachedBody } from '../../platform/http-cache.ts';
 import type { Services } from '../../services.ts';
-import { eventSeatsBody, readEventSeats, type SeatSource } from './availability.ts';
+import type { SeatLayoutBody, SeatMapBody } from '../responses.ts';
+import {
+  eventSeatsBody,
+  readSeatMap,
+  type SeatLayout,
+  type SeatMapRead,
+  type SeatSource,
+  seatStatuses,
+} from './availability.ts';
 import { seatChangeFeed } from './changes.ts';
+import { layoutRuns } from './seat-layout.ts';
 
-/** The content codings a snapshot is served in besides identity, most preferred first. */
-export const ENCODINGS = ['br', 'gzip'] as const;
-export type Encoding = (typeof ENCODINGS)[number];
+/** A snapshot a change made stale is still served for this many times as long as its read took. */
+const CHANGE_SETTLE_READS = 3;
 
 /**
- * Brotli quality 5: a 4,000-seat map (270 KB) in about 3 ms to 14 KB; quality 11 saves 10 % more
- * for a hundred times the CPU, on every change of a hot event.
+ * Memory the snapshots of a process may take, counted as the seed body's bytes, built or not:
+ * about 64 a seat (a 50,000-seat map is 3.2 MB).
  */
-const BROTLI_QUALITY = 5;
-
-/** Memory the snapshots of a process may take, counted in serialized bytes (a 50,000-seat map is 3.5 MB). */
 const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
+const BYTES_PER_SEAT = 64;
 
 export class SeatMapSnapshot {
-  private readonly compressed = new Map<Encoding, Buffer<ArrayBuffer>>();
+  private eventSeatsBody: CachedBody | undefined;
+  private seatMapBody: CachedBody | undefined;
 
   constructor(
     readonly eventId: number,
-    /** Which store the seats were read from. */
-    readonly source: SeatSource,
-    /** The body of GET /events/seats/:eventId, serialized (UTF-8). */
-    readonly json: Buffer<ArrayBuffer>,
-    /** Weak (`W/"…"`): the same for every encoding of these bytes, and for the same bytes rebuilt. */
-    readonly etag: string,
-    /**
-     * From Redis: the event's latest change when the seats were read. A stream that starts from
-     * this snapshot replays the changes after it (a change sets absolute states, so one already
-     * in the seats changes nothing).
-     */
-    readonly changeId: string | undefined,
+    private readonly read: SeatMapRead,
     /** Until when (ms since the epoch) it may be served. */
     readonly freshUntil: number,
+    /** Until when (ms since the epoch) it may be served after a change was announced. */
+    readonly settledAt: number,
     /** The watch it was built under, and how many changes that watch had seen then. */
     readonly watch: EventWatch,
     readonly changesSeen: number,
   ) {}
 
-  /** The body in `encoding`, compressed on first use and kept. */
-  encoded(encoding: Encoding): Buffer<ArrayBuffer> {
-    let body = this.compressed.get(encoding);
+  /** Which store the seats were read from. */
+  get source(): SeatSource {
+    return this.read.source;
+  }
+
+  /**
+   * From Redis: the event's latest change when the seats were read. A stream that starts from
+   * this snapshot replays the changes after it (a change sets absolute states, so one already
+   * in the seats changes nothing).
+   */
+  get changeId(): string | undefined {
+    return this.read.changeId;
+  }
+
+  /** The seats read, in id order: the next read is given them, and asks Redis for the states alone. */
+  get layout(): SeatLayout {
+    return this.read.layout;
+  }
+
+  /** The body of GET /events/seats/:eventId, the seed's shape. */
+  get eventSeats(): CachedBody {
+    this.eventSeatsBody ??= CachedBody.json(eventSeatsBody(this.eventId, seatStatuses(this.read)));
+    return this.eventSeatsBody;
+  }
+
+  /** `eventSeats` serialized (UTF-8), which the seat stream's first frame carries. */
+  get json(): Buffer<ArrayBuffer> {
+    return this.eventSeats.bytes;
+  }
+
+  /** The body of GET /events/:eventId/seat-map: the states, for the layout its ETag names. */
+  get seatMap(): CachedBody {
+    if (!this.seatMapBody) {
+      const body: SeatMapBody = {
+        event_id: this.eventId,
+        layout_etag: this.seatLayout.etag,
+        states: this.read.states,
+        hold_expires_at: this.read.holdExpiries,
+      };
+      this.seatMapBody = CachedBody.json(body);
+    }
+    return this.seatMapBody;
+  }
+
+  /** The body of GET /events/:eventId/seat-layout: the same object, ETag and all, while the layout is. */
+  get seatLayout(): CachedBody {
+    let body = layoutBodies.get(this.read.layout);
     if (!body) {
-      body =
-        encoding === 'br'
-          ? brotliCompressSync(this.json, {
-              params: {
-                [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
-                [constants.BROTLI_PARAM_SIZE_HINT]: this.json.length,
-              },
-            })
-          : gzipSync(this.json);
-      this.compressed.set(encoding, body);
+      const { seatIds, seatNumbers } = this.read.layout;
+      const layout: SeatLayoutBody = {
+        event_id: this.eventId,
+        seat_count: seatIds.length,
+        runs: layoutRuns(seatIds, seatNumbers),
+      };
+      body = CachedBody.json(layout);
+      layoutBodies.set(this.read.layout, body);
     }
     return body;
   }
 }
+
+/** Each layout's body, made once: a read that finds the same seats hands back the same layout. */
+const layoutBodies = new WeakMap<SeatLayout, CachedBody>();
 
 /** Change counting for one event: a snapshot built at an older count is stale. */
 interface EventWatch {
@@ -88,7 +139,7 @@ export class SeatMapSnapshots {
   constructor(private readonly services: Services) {
     this.snapshots = new LRUCache({
       maxSize: MAX_SNAPSHOT_BYTES,
-      sizeCalculation: (snapshot) => Math.max(1, snapshot.json.length),
+      sizeCalculation: (snapshot) => Math.max(1, snapshot.layout.seatIds.length * BYTES_PER_SEAT),
       // An event no longer in memory needs no announcements.
       dispose: (snapshot, eventId, reason) => {
         if (reason !== 'set' && !this.building.has(eventId)) this.unwatch(eventId, snapshot.watch);
@@ -96,13 +147,19 @@ export class SeatMapSnapshots {
     });
   }
 
-  /** The event's current snapshot, read anew when stale; undefined when there is no such event. */
+  /**
+   * The event's current snapshot, read anew when stale; undefined when there is no such event.
+   * `settling`: one a change made stale is still current while it settles (the reads of GET
+   * requests, which a stream of changes does not follow); without it a snapshot is current only
+   * with every announced change in it (a seat stream's first frame).
+   */
   get(
     eventId: number,
     logger: Services['logger'] = this.services.logger,
+    { settling = false }: { settling?: boolean } = {},
   ): Promise<SeatMapSnapshot | undefined> {
     const snapshot = this.snapshots.get(eventId);
-    if (snapshot && this.isFresh(snapshot)) return Promise.resolve(snapshot);
+    if (snapshot && this.isFresh(snapshot, settling)) return Promise.resolve(snapshot);
     let pending = this.building.get(eventId);
     if (!pending) {
       pending = this.build(eventId, logger).finally(() => this.building.delete(eventId));
@@ -111,36 +168,42 @@ export class SeatMapSnapshots {
     return pending;
   }
 
-  private isFresh(snapshot: SeatMapSnapshot): boolean {
-    return Date.now() < snapshot.freshUntil && snapshot.watch.changes === snapshot.changesSeen;
+  private isFresh(snapshot: SeatMapSnapshot, settling: boolean): boolean {
+    const now = Date.now();
+    const changed = snapshot.watch.changes !== snapshot.changesSeen;
+    return now < snapshot.freshUntil && (!changed || (settling && now < snapshot.settledAt));
+  }
+
+  /**
+   * The event's snapshot, stale or not, for what does not change with its states (the layout):
+   * read only when there is none.
+   */
+  getAnyAge(
+    eventId: number,
+    logger: Services['logger'] = this.services.logger,
+  ): Promise<SeatMapSnapshot | undefined> {
+    const snapshot = this.snapshots.get(eventId);
+    return snapshot ? Promise.resolve(snapshot) : this.get(eventId, logger);
   }
 
   private async build(eventId: number, logger: Services['logger']): Promise<SeatMapSnapshot | undefined> {
     const watch = this.watch(eventId);
     const changesSeen = watch.changes;
     const startedAt = Date.now();
-    const read = await readEventSeats(this.services, eventId, logger);
+    const previous = this.snapshots.peek(eventId);
+    const read = await readSeatMap(this.services, eventId, logger, previous?.layout);
     if (!read) {
       this.snapshots.delete(eventId);
       this.unwatch(eventId, watch);
       return undefined;
     }
-    const json = Buffer.from(JSON.stringify(eventSeatsBody(eventId, read.seats)));
-    const etag = `W/"${createHash('sha1').update(json).digest('base64url')}"`;
-    let freshUntil = startedAt + this.services.config.SEAT_MAP_MAX_AGE_MS;
-    for (const seat of read.seats) {
-      if (seat.expiresAt !== undefined && seat.expiresAt < freshUntil) freshUntil = seat.expiresAt;
-    }
-    const snapshot = new SeatMapSnapshot(
-      eventId,
-      read.source,
-      json,
-      etag,
-      read.changeId,
-      freshUntil,
-      watch,
-      changesSeen,
+    const freshUntil = read.holdExpiries.reduce(
+      (until, expiresAt) => Math.min(until, expiresAt),
+      startedAt + this.services.config.SEAT_MAP_MAX_AGE_MS,
     );
+    const readAt = Date.now();
+    const settledAt = readAt + CHANGE_SETTLE_READS * (readAt - startedAt);
+    const snapshot = new SeatMapSnapshot(eventId, read, freshUntil, settledAt, watch, changesSeen);
     this.snapshots.set(eventId, snapshot);
     return snapshot;
   }
