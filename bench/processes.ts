@@ -61,26 +61,8 @@ export async function startProcess(
     },
   );
   closeSync(log);
-  let stderr = '';
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${name} did not start within ${options.timeoutMs ?? 60_000} ms: ${stderr}`)),
-        options.timeoutMs ?? 60_000,
-      );
-      child.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const match = /listening on (http:\/\/[\w.:[\]-]+)/.exec(stderr);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited (${code ?? signal}) before listening: ${stderr.trim()}`));
-      });
-    });
+    const url = await listeningUrl(child, name, options.timeoutMs ?? 60_000);
     // Keep draining stderr so a chatty child never blocks on a full pipe.
     child.stderr?.removeAllListeners('data');
     child.stderr?.resume();
@@ -89,6 +71,29 @@ export async function startProcess(
     child.kill('SIGKILL');
     throw error;
   }
+}
+
+/** Resolves with the URL of the child's "listening on" line (on stderr); rejects if it exits first. */
+export function listeningUrl(child: ChildProcess, name: string, timeoutMs = 60_000): Promise<string> {
+  let stderr = '';
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start within ${timeoutMs} ms: ${stderr}`)),
+      timeoutMs,
+    );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/[\w.:[\]-]+)/.exec(stderr);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before listening: ${stderr.trim()}`));
+    });
+  });
 }
 
 /** SIGTERM (a function finishes its batch and leaves its group), then SIGKILL after `graceMs`. */

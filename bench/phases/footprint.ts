@@ -22,7 +22,7 @@ import { FUNCTIONS } from '../../functions/registry.ts';
 import { migrateDatabase } from '../../lib/booking/db/migrate.ts';
 import { runCli } from '../../lib/platform/cli.ts';
 import { parseConfig } from '../../lib/platform/config.ts';
-import { functionsBundle, SERVER_NODE_FLAGS, stopProcess } from '../processes.ts';
+import { functionsBundle, listeningUrl, SERVER_NODE_FLAGS, stopProcess } from '../processes.ts';
 import { type GroupUsage, readProc } from '../procstat.ts';
 import { say } from '../progress.ts';
 import type { Context } from './stack.ts';
@@ -67,29 +67,6 @@ function median(values: number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** Resolves with the URL of its "listening on" line; rejects if it exits first. */
-function listening(child: ChildProcess, name: string): Promise<string> {
-  let stderr = '';
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not listen within 60 s: ${stderr}`)),
-      60_000,
-    );
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/[\w.:[\]-]+)/.exec(stderr);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before listening: ${stderr.trim()}`));
-    });
-  });
-}
-
 /** Polls /readyz until it answers 200; the first poll goes out as soon as the process listens. */
 async function readyAt(url: string, name: string): Promise<number> {
   const deadline = performance.now() + 30_000;
@@ -125,7 +102,7 @@ async function start(name: string, variant: Variant, options: FootprintOptions, 
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
-  const url = await listening(child, name);
+  const url = await listeningUrl(child, name);
   const ready = await readyAt(url, name);
   const atReady = readProc(child.pid as number);
   child.stderr?.resume();
