@@ -86,7 +86,7 @@ export interface Limits {
   perAddress: NumberSetting;
 }
 
-export const WRITE_LIMITS: Limits = { perUser: 'RATE_LIMIT_PER_USER', perAddress: 'RATE_LIMIT_PER_ADDRESS' };
+const WRITE_LIMITS: Limits = { perUser: 'RATE_LIMIT_PER_USER', perAddress: 'RATE_LIMIT_PER_ADDRESS' };
 
 /** One limit a request is counted against: its maximum per window, and whose requests it counts. */
 export interface LimitCheck {
