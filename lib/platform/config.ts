@@ -127,7 +127,7 @@ export const ConfigSchema = v.object({
   TAKEN_SEAT_MEMORY_MS: v.pipe(
     integer(2_000),
     v.description(
-      '`book` refuses a request for a seat it saw held or booked (announced on the seat-change feed, or refused by Redis) from memory, without asking Redis, for at most this long after it learned so (a hold only until it lapses): the bound on how stale a refusal can be should the announcement that the seat is free again be missed (0: ask Redis every time)',
+      'once Redis has refused a seat as held or booked, `book` refuses requests for it from memory, without asking Redis, for at most this long (a hold only until it lapses): the bound on how stale such a refusal can be once the seat is free again (0: ask Redis every time)',
     ),
   ),
   IDEMPOTENCY_TTL_S: v.pipe(
