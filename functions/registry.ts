@@ -5,6 +5,8 @@ import bookingStatus from './booking-status/index.ts';
 import cancel from './cancel/index.ts';
 import eventSeats from './event-seats/index.ts';
 import events from './events/index.ts';
+import queue from './queue/index.ts';
+import queueAdmission from './queue-admission/index.ts';
 import reconciler from './reconciler/index.ts';
 import seatProjector from './seat-projector/index.ts';
 import seatStream from './seat-stream/index.ts';
@@ -24,4 +26,6 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   seatStream,
   web,
   reconciler,
+  queue,
+  queueAdmission,
 ];

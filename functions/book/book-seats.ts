@@ -4,6 +4,8 @@ import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
 import type { BookingEvent, BookingRequested } from '../../lib/booking/messages.ts';
+import { type SaleSettings, saleSettings } from '../../lib/booking/queue/sale.ts';
+import { endSession, findSession } from '../../lib/booking/queue/sessions.ts';
 import {
   ConfirmedBody,
   confirmedBody,
@@ -34,6 +36,8 @@ export const BookSeatsBody = v.strictObject({
     v.minLength(1, 'at least one seat is needed'),
     v.check((ids) => new Set(ids).size === ids.length, 'seat ids must not repeat'),
   ),
+  /** For an event with a waiting room: the token the buyer was let in with. */
+  admission_token: v.optional(v.pipe(v.string(), v.maxLength(64))),
 });
 
 /**
@@ -71,9 +75,12 @@ export const bookSeats = new Hono<AppEnv>().post(
   validate('json', BookSeatsBody),
   async (c) => {
     const { config, seats, logger } = c.get('services');
-    const { user_id, event_id: eventId, seat_ids: seatIds } = c.req.valid('json');
+    const { user_id, event_id: eventId, seat_ids: seatIds, admission_token } = c.req.valid('json');
     const userId = user_id ?? c.get('caller').id;
     assertActsFor(c.get('caller'), userId);
+    // An admin (the box office) books outside the sale's times and line.
+    const admission =
+      c.get('caller').role === 'admin' ? null : await admitted(c, eventId, userId, admission_token);
     if (seatIds.length > config.MAX_SEATS_PER_REQUEST) {
       throw new ApiError('BAD_REQUEST', {
         detail: `At most ${config.MAX_SEATS_PER_REQUEST} seats can be booked in one request`,
@@ -163,12 +170,63 @@ export const bookSeats = new Hono<AppEnv>().post(
       undo: async () => holdToken && seats.release(eventId, seatIds, holdToken),
       refusal: 'Bookings cannot be queued right now',
     });
+    if (outcome?.type === 'BookingConfirmed' && admission) {
+      // The session is over once it booked; the admission function records it within a run.
+      await endSession(c.get('services'), eventId, admission).catch((error: unknown) => {
+        logger.warn({ err: error, eventId }, 'could not end an admission session (Redis)');
+      });
+    }
     if (outcome) return answer(c, outcome);
     c.header('location', statusUrl(requestId));
     if (respondAsync) c.header('preference-applied', 'respond-async');
     return c.json(pendingBody(requestId), 202);
   },
 );
+
+/**
+ * Whether this buyer may book the event now: not before its on-sale time, and for an event with a
+ * waiting room only with an admission token of this buyer's running session. The token, or null
+ * when the event has no waiting room; else a 403 problem saying what to do.
+ */
+async function admitted(
+  c: Context<AuthenticatedEnv>,
+  eventId: number,
+  userId: number,
+  token: string | undefined,
+): Promise<string | null> {
+  const services = c.get('services');
+  let sale: SaleSettings | null;
+  try {
+    sale = await saleSettings(services, eventId);
+  } catch (error) {
+    c.get('logger').warn({ err: error, eventId }, 'cannot read the sale settings (Postgres)');
+    throw new ApiError('SERVICE_UNAVAILABLE', {
+      detail:
+        'Bookings for this event cannot be checked right now (Postgres); nothing changed. Retry shortly.',
+      headers: { 'retry-after': '2' },
+    });
+  }
+  // No such event: the seat cache answers that (404).
+  if (!sale) return null;
+  if (sale.onSaleAt && Date.now() < sale.onSaleAt.getTime()) {
+    throw new ApiError('FORBIDDEN', {
+      detail: `Not on sale yet: booking opens at ${sale.onSaleAt.toISOString()}`,
+      extensions: { reason: 'not_on_sale', on_sale_at: sale.onSaleAt.toISOString() },
+    });
+  }
+  if (!sale.queue?.enabled) return null;
+  const queueUrl = `/events/${eventId}/queue`;
+  const session = token ? await findSession(services, eventId, token) : null;
+  if (!token || !session || session.userId !== userId || session.expiresAtMs <= Date.now()) {
+    throw new ApiError('FORBIDDEN', {
+      detail: token
+        ? `No running session to book under this admission token (it ended, ran out, or is another buyer's); join the line (POST ${queueUrl})`
+        : `This event sells through a waiting room: join it (POST ${queueUrl}) and book with the admission_token you are given`,
+      extensions: { reason: 'admission_required', queue_url: queueUrl },
+    });
+  }
+  return token;
+}
 
 /** 201 with the bookings, or the rejection's problem. */
 function answer(c: Context<AuthenticatedEnv>, outcome: BookingEvent) {

@@ -4,6 +4,7 @@ import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { events } from '../../lib/booking/db/schema.ts';
 import { type EventCreated, encodeMessage } from '../../lib/booking/messages.ts';
+import { OnSaleAt, QueueSettings } from '../../lib/booking/queue/settings.ts';
 import { connected, withRedis } from '../../lib/booking/seats/availability.ts';
 import { gridSeatNumbers } from '../../lib/booking/seats/numbers.ts';
 import { unknownEvents } from '../../lib/booking/unknown-events.ts';
@@ -54,6 +55,8 @@ export const CreateEventBody = v.pipe(
         v.check((numbers) => new Set(numbers).size === numbers.length, 'seat numbers must not repeat'),
       ),
     ),
+    on_sale_at: v.optional(OnSaleAt),
+    queue: v.optional(QueueSettings),
   }),
   v.check(
     (body) =>
@@ -113,6 +116,8 @@ export const createEvent = new Hono<AppEnv>().post(
           date: new Date(body.date),
           location: body.location,
           totalSeats: numbers.length,
+          onSaleAt: body.on_sale_at ? new Date(body.on_sale_at) : null,
+          queue: body.queue ?? null,
         })
         .returning();
       if (!event) throw new Error('insert returned no event');
@@ -166,6 +171,8 @@ export const createEvent = new Hono<AppEnv>().post(
         location: event.location,
         total_seats: event.totalSeats,
         created_at: event.createdAt,
+        on_sale_at: event.onSaleAt,
+        queue: event.queue,
         free_seats: rows.length,
       }),
       seats: rows,

@@ -38,7 +38,18 @@ async function allEvents(query = ''): Promise<EventView[]> {
   return listed;
 }
 
-const EVENT_FIELDS = ['created_at', 'date', 'free_seats', 'id', 'location', 'name', 'total_seats'];
+/** The seed's fields, plus free seats and the sale's settings (on-sale time, waiting room). */
+const EVENT_FIELDS = [
+  'created_at',
+  'date',
+  'free_seats',
+  'id',
+  'location',
+  'name',
+  'on_sale_at',
+  'queue',
+  'total_seats',
+];
 
 it('GET /events lists events in the seed shape, plus their free seats', async () => {
   const { eventId, seatIds } = await createTestEvent(services, 3, 'Listed');

@@ -2,6 +2,7 @@ import { defineFunction } from '../../lib/platform/function.ts';
 import { createEvent } from './create-event.ts';
 import { getEvent } from './get-event.ts';
 import { listEvents } from './list-events.ts';
+import { updateEvent } from './update-event.ts';
 
 /**
  * The event catalogue. Only Postgres is needed to start and stay ready: creating an event also
@@ -11,5 +12,5 @@ export default defineFunction({
   name: 'events',
   trigger: { kind: 'http' },
   needs: ['postgres'],
-  routes: [listEvents, getEvent, createEvent],
+  routes: [listEvents, getEvent, createEvent, updateEvent],
 });

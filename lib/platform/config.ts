@@ -144,6 +144,30 @@ export const ConfigSchema = v.object({
       'the pause between two runs of `reconciler`, which repairs the Redis seat cache from Postgres: drift from any cause heals within about this long plus one run',
     ),
   ),
+  QUEUE_TICK_MS: v.pipe(
+    integer(1_000, 100),
+    v.description(
+      'the pause between two runs of `queue-admission`, which lets buyers in from each waiting room: admissions, sold-out news and a restarted Redis are seen within about this long',
+    ),
+  ),
+  QUEUE_ADMIT_FACTOR: v.pipe(
+    v.optional(v.pipe(v.string(), v.toNumber(), v.minValue(0.01), v.maxValue(100)), '1'),
+    v.description(
+      'buyers in their session at once are at most this many times the seats not yet booked (1: never more buyers than seats left; more lets in buyers ahead of seats that holds may free)',
+    ),
+  ),
+  QUEUE_UPDATE_MS: v.pipe(
+    integer(2_000, 0),
+    v.description(
+      "a waiting buyer's stream hears of a new position at most this often (admission and sold-out at once)",
+    ),
+  ),
+  SALE_SETTINGS_MAX_AGE_MS: v.pipe(
+    integer(1_000, 0),
+    v.description(
+      "how long `book` and `queue` keep an event's on-sale time and waiting room in memory: a change through PATCH /events/:id applies within this long",
+    ),
+  ),
   // Tokens and identity providers: how bearer tokens are verified, from
   // JWT_SECRET to AUTH_JWKS_CACHE_MAX_AGE_S. lib/platform/auth.ts reads them; parseConfig refuses
   // combinations that would leave tokens unchecked.

@@ -117,9 +117,10 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     c.set('attempt', { requestId: remembered.requestIds.at(-1) as string, earlier });
     await next();
     try {
-      if (c.res.status === 429) {
-        // Refused before it did anything (a handler that counts its own limits, as `book` does):
-        // forget this attempt, so a retry after Retry-After runs rather than replaying the 429.
+      if (c.res.status === 429 || c.res.status === 403) {
+        // Refused before it did anything (a handler that counts its own limits, as `book` does, or
+        // a sale not open to this buyer yet): forget this attempt, so a retry once the limit
+        // resets, the sale opens or the buyer is admitted runs rather than replaying the refusal.
         if (earlier.length === 0) await redis.del(storeKey);
         else
           await redis.set(

@@ -2,8 +2,10 @@ import { sql } from 'drizzle-orm';
 import {
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
+  jsonb,
   pgTable,
   serial,
   timestamp,
@@ -11,6 +13,7 @@ import {
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core';
+import type { QueueSettings } from '../queue/settings.ts';
 
 export const users = pgTable('users', {
   id: serial('id').primaryKey(),
@@ -26,6 +29,10 @@ export const events = pgTable('events', {
   location: varchar('location', { length: 255 }).notNull(),
   totalSeats: integer('total_seats').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Booking opens then (null: at once). */
+  onSaleAt: timestamp('on_sale_at', { withTimezone: true }),
+  /** The waiting room's settings (lib/booking/queue/settings.ts); null: no waiting room. */
+  queue: jsonb('queue').$type<QueueSettings>(),
 });
 
 export const seats = pgTable(
@@ -111,3 +118,58 @@ export const bookingRequests = pgTable(
 export type EventRow = typeof events.$inferSelect;
 export type SeatRow = typeof seats.$inferSelect;
 export type BookingRow = typeof bookings.$inferSelect;
+
+/**
+ * One row per event that has had a waiting room: the line's counters. Joins and the admission
+ * function take this row's lock, which is what makes positions unique and contiguous.
+ */
+export const queueLines = pgTable('queue_lines', {
+  eventId: integer('event_id')
+    .primaryKey()
+    .references(() => events.id, { onDelete: 'cascade' }),
+  /** Tickets so far, pre-queue included: the last position given. */
+  joined: integer('joined').notNull().default(0),
+  /** Tickets that joined before on-sale; they hold positions 1..prequeued once shuffled. */
+  prequeued: integer('prequeued').notNull().default(0),
+  /** When the pre-queue was shuffled into positions (null: not yet on sale). */
+  shuffledAt: timestamp('shuffled_at', { withTimezone: true }),
+  /** Every ticket at or before this position has been admitted. */
+  admittedThrough: integer('admitted_through').notNull().default(0),
+  /** Admissions earned by time but not yet used (admit_per_minute, spread over ticks). */
+  admitCredit: doublePrecision('admit_credit').notNull().default(0),
+  lastTickAt: timestamp('last_tick_at', { withTimezone: true }),
+  /** No seat was left at the last tick: every ticket still waiting hears `sold_out`. */
+  soldOut: boolean('sold_out').notNull().default(false),
+});
+
+/** A buyer's place in an event's line: one per user and event. */
+export const queueTickets = pgTable(
+  'queue_tickets',
+  {
+    id: uuid('id').primaryKey(),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    /** 1-based place in line; null for a pre-queue ticket until the shuffle at on-sale. */
+    position: integer('position'),
+    prequeue: boolean('prequeue').notNull(),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+    /** What `book` accepts while the session lasts; set on admission. */
+    admissionToken: varchar('admission_token', { length: 64 }),
+    admittedAt: timestamp('admitted_at', { withTimezone: true }),
+    sessionExpiresAt: timestamp('session_expires_at', { withTimezone: true }),
+    /** The session ended before it expired: a booking under it was confirmed. */
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('queue_tickets_event_user_key').on(table.eventId, table.userId),
+    uniqueIndex('queue_tickets_event_position_key').on(table.eventId, table.position),
+    uniqueIndex('queue_tickets_admission_token_key').on(table.admissionToken),
+  ],
+);
+
+export type QueueTicketRow = typeof queueTickets.$inferSelect;
+export type QueueLineRow = typeof queueLines.$inferSelect;
