@@ -1,13 +1,13 @@
 /**
- * npm run docs:config: writes README's configuration table from lib/platform/config.ts' ConfigSchema
+ * npm run docs:config: writes docs/configuration.md's table from lib/platform/config.ts' ConfigSchema
  * (each variable, its default and its description), between the config markers, so the table and
- * the code cannot drift apart. scripts/config-table.unit.test.ts fails when README differs from it.
+ * the code cannot drift apart. scripts/config-table.unit.test.ts fails when the page differs from it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { ConfigSchema, DEV_JWT_SECRET } from '../lib/platform/config.ts';
 
-export const README = new URL('../README.md', import.meta.url);
+export const CONFIGURATION_PAGE = new URL('../docs/configuration.md', import.meta.url);
 export const START_MARKER = '<!-- config:start -->';
 export const END_MARKER = '<!-- config:end -->';
 
@@ -30,15 +30,15 @@ export function configTable(): string {
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
-/** The readme with the table between its markers replaced; throws when the markers are missing. */
-export function withConfigTable(readme: string): string {
-  const start = readme.indexOf(START_MARKER);
-  const end = readme.indexOf(END_MARKER, start);
-  if (start === -1 || end === -1) throw new Error(`README.md lacks ${START_MARKER} … ${END_MARKER}`);
-  return `${readme.slice(0, start + START_MARKER.length)}\n${configTable()}\n${readme.slice(end)}`;
+/** The page with the table between its markers replaced; throws when the markers are missing. */
+export function withConfigTable(page: string): string {
+  const start = page.indexOf(START_MARKER);
+  const end = page.indexOf(END_MARKER, start);
+  if (start === -1 || end === -1) throw new Error(`the page lacks ${START_MARKER} … ${END_MARKER}`);
+  return `${page.slice(0, start + START_MARKER.length)}\n${configTable()}\n${page.slice(end)}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  writeFileSync(README, withConfigTable(readFileSync(README, 'utf8')));
-  console.error('README.md: configuration table written from ConfigSchema');
+  writeFileSync(CONFIGURATION_PAGE, withConfigTable(readFileSync(CONFIGURATION_PAGE, 'utf8')));
+  console.error('docs/configuration.md: configuration table written from ConfigSchema');
 }

@@ -28,7 +28,7 @@ export const DEV_JWT_SECRET = 'development-only-secret-change-me-in-production';
 
 /**
  * Every setting the functions read, with defaults that work against the local stack. Each entry's
- * description is its documentation: README's configuration table (`npm run docs:config`) and the
+ * description is its documentation: docs/configuration.md's table (`npm run docs:config`) and the
  * deploy files' comments (`npm run deploy:gen`) are generated from it.
  */
 export const ConfigSchema = v.object({
@@ -165,7 +165,7 @@ export const ConfigSchema = v.object({
   SALE_SETTINGS_MAX_AGE_MS: v.pipe(
     integer(1_000, 0),
     v.description(
-      "how long `book` and `queue` keep an event's on-sale time and waiting room in memory: a change through PATCH /events/:id applies within this long",
+      "how long `book` and `queue` keep an event's on-sale time and waiting room in memory: a change through PATCH /events/:id applies within about twice this long (an older read answers while a fresh one is made)",
     ),
   ),
   // Tokens and identity providers: how bearer tokens are verified, from

@@ -1,7 +1,8 @@
 /**
  * An event's on-sale time and waiting room, which `book` checks on every request: read from
- * Postgres once per SALE_SETTINGS_MAX_AGE_MS per process, and the last read kept while Postgres
- * does not answer (`book` still serves in that outage).
+ * Postgres once per SALE_SETTINGS_MAX_AGE_MS per process. Past that age the last read still
+ * answers while a fresh one is made (a request never waits for Postgres but the first for an
+ * event), and it is kept while Postgres does not answer: `book` serves through that outage.
  */
 import { eq } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
@@ -42,6 +43,7 @@ export async function saleSettings(services: Services, eventId: number): Promise
       max: MAX_REMEMBERED,
       ttl: maxAgeMs,
       fetchMethod: (id) => readSale(services, id),
+      allowStale: true,
       allowStaleOnFetchRejection: true,
       noDeleteOnFetchRejection: true,
     });
