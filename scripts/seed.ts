@@ -47,6 +47,8 @@ const DEMO_EVENTS = [
     location: 'Wembley Stadium',
     rows: 40,
     perRow: 100,
+    // Through a waiting room, open now: /map/<id> shows a buyer the line, then the seats.
+    queue: { enabled: true, admit_per_minute: 60, max_active: 50, session_minutes: 10, prequeue_minutes: 0 },
   },
 ];
 
@@ -58,7 +60,7 @@ runCli('db:seed', async () => {
   try {
     await pingDatabase(db);
     if (process.argv.includes('--reset')) {
-      await db.execute(sql`truncate bookings, seats, events, users restart identity cascade`);
+      await db.execute(sql`truncate queue_tickets, queue_lines, bookings, seats, events, users restart identity cascade`);
     }
     const [{ count } = { count: 0 }] = await db.select({ count: sql<number>`count(*)::int` }).from(users);
     if (count > 0) {
@@ -76,6 +78,7 @@ runCli('db:seed', async () => {
             date: new Date(demo.date),
             location: demo.location,
             totalSeats: numbers.length,
+            queue: 'queue' in demo ? demo.queue : null,
           })
           .returning({ id: events.id });
         if (!event) throw new Error(`could not insert event ${demo.name}`);
