@@ -60,7 +60,9 @@ runCli('db:seed', async () => {
   try {
     await pingDatabase(db);
     if (process.argv.includes('--reset')) {
-      await db.execute(sql`truncate queue_tickets, queue_lines, bookings, seats, events, users restart identity cascade`);
+      await db.execute(
+        sql`truncate queue_tickets, queue_lines, bookings, seats, events, users restart identity cascade`,
+      );
     }
     const [{ count } = { count: 0 }] = await db.select({ count: sql<number>`count(*)::int` }).from(users);
     if (count > 0) {

@@ -11,7 +11,7 @@ import {
 } from '../../lib/booking/queue/tickets.ts';
 import { type LineUpdate, watchLine } from '../../lib/booking/queue/updates.ts';
 import { authenticate } from '../../lib/platform/auth.ts';
-import { ConnectionLimiter } from '../../lib/platform/connection-limit.ts';
+import { openStreams } from '../../lib/platform/connection-limit.ts';
 import { withDeadline } from '../../lib/platform/deadline.ts';
 import type { AppEnv, Caller } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
@@ -23,18 +23,6 @@ import { TicketParams } from './get-ticket.ts';
 
 /** How long an EventSource-like client waits before reconnecting (the SSE `retry` field). */
 const RETRY_MS = 2_000;
-
-const streamLimiters = new WeakMap<Services, ConnectionLimiter>();
-
-function openStreams(services: Services): ConnectionLimiter {
-  let limiter = streamLimiters.get(services);
-  if (!limiter) {
-    const { SSE_MAX_PER_PROCESS, SSE_MAX_PER_ADDRESS } = services.config;
-    limiter = new ConnectionLimiter({ perProcess: SSE_MAX_PER_PROCESS, perAddress: SSE_MAX_PER_ADDRESS });
-    streamLimiters.set(services, limiter);
-  }
-  return limiter;
-}
 
 /**
  * GET /events/:eventId/queue/:ticketId/stream: Server-Sent Events of the caller's ticket. Each

@@ -9,12 +9,12 @@ import { seatChangeFeed } from '../../lib/booking/seats/changes.ts';
 import { SEAT_CHANGES_CHANNEL, seatKeys } from '../../lib/booking/seats/keys.ts';
 import { seatMapSnapshots } from '../../lib/booking/seats/snapshots.ts';
 import { createFunctionApp } from '../../lib/platform/app.ts';
+import { openStreams } from '../../lib/platform/connection-limit.ts';
 import { type RunningFunctions, startFunctions } from '../../lib/platform/runner.ts';
 import { closeServices, type Services } from '../../lib/services.ts';
 import { type SseClient as Client, SseClient } from '../../test/sse.ts';
 import { createTestEvent, testServices } from '../../test/support.ts';
 import seatStream from './index.ts';
-import { openStreams } from './stream-seats.ts';
 
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))] ?? 0;

@@ -16,7 +16,7 @@ import {
 } from '../../lib/booking/seats/changes.ts';
 import { seatMapSnapshots } from '../../lib/booking/seats/snapshots.ts';
 import { unknownEvents } from '../../lib/booking/unknown-events.ts';
-import { ConnectionLimiter } from '../../lib/platform/connection-limit.ts';
+import { openStreams } from '../../lib/platform/connection-limit.ts';
 import { withDeadline } from '../../lib/platform/deadline.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
@@ -37,19 +37,6 @@ const MAX_REPLAY = 1_000;
 const MAX_QUEUED_FRAMES = 5_000;
 /** How long an EventSource waits before reconnecting (the SSE `retry` field). */
 const RETRY_MS = 2_000;
-
-const streamLimiters = new WeakMap<Services, ConnectionLimiter>();
-
-/** The process's open streams, capped by SSE_MAX_PER_PROCESS and SSE_MAX_PER_ADDRESS (one per Services). */
-export function openStreams(services: Services): ConnectionLimiter {
-  let limiter = streamLimiters.get(services);
-  if (!limiter) {
-    const { SSE_MAX_PER_PROCESS, SSE_MAX_PER_ADDRESS } = services.config;
-    limiter = new ConnectionLimiter({ perProcess: SSE_MAX_PER_PROCESS, perAddress: SSE_MAX_PER_ADDRESS });
-    streamLimiters.set(services, limiter);
-  }
-  return limiter;
-}
 
 /**
  * GET /events/:eventId/stream: Server-Sent Events of the event's seats. First `event: snapshot`

@@ -1,10 +1,11 @@
+import type { Services } from '../services.ts';
 import { ApiError } from './errors.ts';
 
 /** What a client told "too many" waits before trying again; streams close as their clients leave. */
 const RETRY_AFTER_S = 5;
 
 /**
- * Caps on connections that stay open (the seat streams), counted in this process's memory: at
+ * Caps on connections that stay open (the seat and queue streams), counted in this process's memory: at
  * most `perAddress` from one client address and `perProcess` in all, 0 meaning no cap. Counting in
  * memory costs no round trip and cannot leak a slot when a process dies (its connections die with
  * it); the price is that several processes each allow `perAddress`.
@@ -50,3 +51,19 @@ export class ConnectionLimiter {
 
 const tooMany = (detail: string) =>
   new ApiError('RATE_LIMITED', { detail, headers: { 'retry-after': String(RETRY_AFTER_S) } });
+
+const streamLimiters = new WeakMap<Services, ConnectionLimiter>();
+
+/**
+ * The process's open Server-Sent Event streams, of every kind, capped by SSE_MAX_PER_PROCESS and
+ * SSE_MAX_PER_ADDRESS (one limiter per Services).
+ */
+export function openStreams(services: Services): ConnectionLimiter {
+  let limiter = streamLimiters.get(services);
+  if (!limiter) {
+    const { SSE_MAX_PER_PROCESS, SSE_MAX_PER_ADDRESS } = services.config;
+    limiter = new ConnectionLimiter({ perProcess: SSE_MAX_PER_PROCESS, perAddress: SSE_MAX_PER_ADDRESS });
+    streamLimiters.set(services, limiter);
+  }
+  return limiter;
+}
