@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 const WEB_DIR = fileURLToPath(new URL('.', import.meta.url));
 const SOURCE = 'browser/seat-map.ts';
 /** What the bundle may hold, as esbuild names its inputs (relative to this directory). */
-const BROWSER_CODE = /^(browser\/[\w-]+\.ts|(\.\.\/)+node_modules\/oauth4webapi\/)/;
+const BROWSER_CODE = /^(browser\/[\w-]+\.ts|(\.\.\/)+node_modules\/(oauth4webapi|eventsource-parser)\/)/;
 /** Relative to this directory. */
 export const GENERATED_MODULE = 'generated/seat-map.js.ts';
 export const GENERATED_PATH = `${WEB_DIR}${GENERATED_MODULE}`;
@@ -33,7 +33,7 @@ export async function generatedScriptModule(): Promise<string> {
     logLevel: 'warning',
   });
   // The script may take types from the server's code, never values: those would be bundled in.
-  // Its code is its own modules beside it and the OIDC client library.
+  // Its code is its own modules beside it, the OIDC client library and the event-stream parser.
   const serverCode = Object.keys(metafile.inputs).filter((input) => !BROWSER_CODE.test(input));
   if (serverCode.length > 0) {
     throw new Error(`${SOURCE} imports code (${serverCode.join(', ')}); import only types (import type)`);

@@ -35,6 +35,8 @@ function signInChoices(oidc: boolean, demo: { id: number; name: string }[] | und
  * GET /events/:eventId/stream and books with POST /bookings/book as the person signed in: through
  * the OIDC provider of AUTH_OIDC_ISSUER (its settings are in the sign-in section's data attributes),
  * as one of the demo users listed here in development, or with an access token pasted in.
+ * For an event whose waiting line is on (its `queue`), the page shows the line (#waiting-room)
+ * instead, and the seats once the buyer has joined it and been let in.
  */
 export const seatMapPage = new Hono<AppEnv>().get(
   '/map/:eventId',
@@ -54,7 +56,14 @@ export const seatMapPage = new Hono<AppEnv>().get(
     // An id that named no event a moment ago costs Postgres nothing (a scan of ids).
     const event = await findEvent(c.get('services'), eventId, async () => {
       const [found] = await db
-        .select({ id: events.id, name: events.name, date: events.date, location: events.location })
+        .select({
+          id: events.id,
+          name: events.name,
+          date: events.date,
+          location: events.location,
+          onSaleAt: events.onSaleAt,
+          queue: events.queue,
+        })
         .from(events)
         .where(eq(events.id, eventId));
       return found;
@@ -72,6 +81,8 @@ export const seatMapPage = new Hono<AppEnv>().get(
     }
 
     const demo = demoSignInEnabled(config) ? await demoUsers(db) : undefined;
+    // With a waiting line the seats show once the buyer is let in; until then, the line.
+    const lineRequired = event.queue?.enabled === true;
     return c.html(
       layout({
         title: event.name,
@@ -79,7 +90,7 @@ export const seatMapPage = new Hono<AppEnv>().get(
         header: html`<a href="/">← All events</a>
 <h1>${event.name}</h1>
 <p>${formatDate(event.date)} · ${event.location}</p>`,
-        main: html`<div id="seat-map" data-event-id="${event.id}" data-max-seats="${config.MAX_SEATS_PER_REQUEST}">
+        main: html`<div id="seat-map" data-event-id="${event.id}" data-max-seats="${config.MAX_SEATS_PER_REQUEST}" data-line="${lineRequired ? 'required' : 'none'}" data-on-sale-at="${event.onSaleAt?.toISOString() ?? ''}">
 <section id="sign-in" aria-label="Sign-in" data-oidc-issuer="${config.AUTH_OIDC_ISSUER}" data-oidc-client-id="${config.AUTH_OIDC_CLIENT_ID}" data-oidc-scope="${config.AUTH_OIDC_SCOPE}" data-oidc-audience="${config.AUTH_OIDC_AUDIENCE}">
 <div id="signed-out"><div class="controls">
 ${signInChoices(config.AUTH_OIDC_ISSUER !== '', demo)}
@@ -90,12 +101,21 @@ ${signInChoices(config.AUTH_OIDC_ISSUER !== '', demo)}
 </div></div>
 <p id="signed-in" hidden>Signed in as <strong id="who"></strong> <button id="sign-out" class="clear" type="button">Sign out</button></p>
 </section>
+<section id="waiting-room" class="waiting-room" aria-labelledby="line-title"${lineRequired ? '' : html` hidden`}>
+<h2 id="line-title">Waiting line</h2>
+<p id="line-status" class="line-status"></p>
+<p id="line-detail" class="line-detail"></p>
+<p><span id="line-live" class="live" hidden></span></p>
+<button id="join-line" class="book" type="button" hidden>Join the line</button>
+<p id="line-announce" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true"></p>
+</section>
+<p id="message" class="message" role="status" aria-live="polite"></p>
+<div id="seats-view"${lineRequired ? html` hidden` : ''}>
 <section class="controls" aria-label="Booking">
 <div class="selection">Selected: <strong id="selection">none</strong></div>
 <button id="book" class="book" type="button" disabled>Book seat</button>
 <button id="clear" class="clear" type="button">Clear</button>
 </section>
-<p id="message" class="message" role="status" aria-live="polite"></p>
 <div class="status-bar">
 <span id="live" class="live" data-live="connecting">Connecting…</span>
 <span id="counts"></span>
@@ -107,9 +127,16 @@ ${signInChoices(config.AUTH_OIDC_ISSUER !== '', demo)}
 <li><span class="seat mine" data-state="booked"></span>Yours</li>
 </ul>
 </div>
-<div class="hall">
+<div class="map-tools" role="group" aria-label="Zoom">
+<span>Zoom</span>
+<button id="zoom-out" type="button" aria-label="Zoom out">−</button>
+<button id="zoom-in" type="button" aria-label="Zoom in">+</button>
+<button id="zoom-fit" type="button" aria-pressed="true">Fit width</button>
+</div>
+<div id="hall" class="hall">
 <div class="stage">Stage</div>
 <div id="grid" class="grid" role="group" aria-label="Seats"></div>
+</div>
 </div>
 </div>`,
       }),

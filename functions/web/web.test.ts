@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -24,23 +23,9 @@ import { type RunningFunctions, startFunctions } from '../../lib/platform/runner
 import { closeServices, type Services } from '../../lib/services.ts';
 import { createTestEvent, createTestUsers, type TestEvent, testServices } from '../../test/support.ts';
 import { startSystem } from '../../test/system.ts';
+import { CHROMIUM, CHROMIUM_ARGS, reportingContext, skipWithoutChromium, useToken } from './chromium.ts';
 import { HOME_PAGE_EVENTS } from './home-page.ts';
 import web from './index.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// Skipped on a machine without Chromium, but never in CI (CI=true), where it must run.
-const skip = !existsSync(CHROMIUM) && !process.env.CI && `no ${CHROMIUM} (apt-get install chromium)`;
 
 const OIDC_CLIENT_ID = 'seat-map-test';
 
@@ -113,7 +98,7 @@ async function startOidcProvider(issueAccessToken: (userId: number) => string) {
   return provider;
 }
 
-describe('web: the seat map in Chromium', { skip }, () => {
+describe('web: the seat map in Chromium', { skip: skipWithoutChromium }, () => {
   let services: Services;
   let oidc: Awaited<ReturnType<typeof startOidcProvider>>;
   let system: RunningFunctions;
@@ -144,32 +129,14 @@ describe('web: the seat map in Chromium', { skip }, () => {
   /** An access token for the page's token field. */
   const tokenFor = (userId: number) => issueToken(services.config, { id: userId, role: 'user' });
 
-  /** Signs the page in with a pasted access token ("Use an access token"). */
-  async function useToken(page: Page, token: string): Promise<void> {
-    if ((await page.locator('#signed-out details').getAttribute('open')) === null) {
-      await page.click('#signed-out summary');
-    }
-    await page.fill('#token', token);
-    await page.click('#token-sign-in');
-  }
   const signedInAs = async (page: Page) => {
     await page.locator('#signed-in:not([hidden])').waitFor({ timeout: 5_000 });
     return text(page.locator('#who'));
   };
 
   /** A browser context of its own (its own storage) that reports each CSP violation of its pages. */
-  async function newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
-    const context = await browser.newContext(options);
-    await context.exposeFunction('reportViolation', (violation: string) => violations.push(violation));
-    await context.addInitScript(() =>
-      document.addEventListener('securitypolicyviolation', (event) =>
-        (window as unknown as { reportViolation: (violation: string) => void }).reportViolation(
-          `${event.effectiveDirective} ${event.blockedURI} at ${event.sourceFile}:${event.lineNumber}`,
-        ),
-      ),
-    );
-    return context;
-  }
+  const newContext = (options: BrowserContextOptions = {}): Promise<BrowserContext> =>
+    reportingContext(browser, violations, options);
 
   /** A seat map in a browser context of its own (its own storage), once it is live. */
   async function openMap(

@@ -4,7 +4,9 @@
  * `npm run build:web` writes to ../generated/). It draws the seats from the stream's snapshot,
  * applies every change, frees a hold when its `expires_at` passes (no change announces that), and
  * books the selected seats with POST /bookings/book as the person signed in (identity.ts, oidc.ts),
- * saying what each answer means.
+ * saying what each answer means. The seats are drawn to fit their box (seat-zoom.ts). For an event
+ * with a waiting line the seats stay hidden until the buyer is admitted (waiting-room.ts), and each
+ * booking carries the admission's token.
  *
  * Only types may be imported from the server's code (`import type`): they vanish from the bundle.
  */
@@ -26,11 +28,16 @@ import {
   tokenSignIn,
 } from './identity.ts';
 import { finishOidcSignIn, type OidcSettings, startOidcSignIn } from './oidc.ts';
+import { seatZoom } from './seat-zoom.ts';
+import { type Admission, waitingRoom } from './waiting-room.ts';
 
 type SeatState = EventSeatsBody['seats'][number]['state'];
 
 /** Why a request was refused, as its status says once decided. */
 type Refusal = Extract<RequestStatusBody, { status: 'REJECTED' }>['reason'];
+
+/** Why a booking is forbidden (403) for an event with a waiting line or not on sale yet. */
+type GateReason = 'admission_required' | 'not_on_sale';
 
 /** What POST /bookings/book answers (201, 202, or a problem), as far as the page reads it. */
 interface BookAnswer {
@@ -38,7 +45,9 @@ interface BookAnswer {
   request_id?: string;
   status_url?: string;
   /** A refused booking's problem: why, and which seats. */
-  reason?: RejectionReason;
+  reason?: RejectionReason | GateReason;
+  /** With `not_on_sale`: when booking opens. */
+  on_sale_at?: string;
   taken_seat_ids?: number[];
   unknown_seat_ids?: number[];
   title?: string;
@@ -106,6 +115,14 @@ function startSeatMap(root: HTMLElement): void {
   const tokenInput = byId<HTMLInputElement>('token');
   const bookButton = byId<HTMLButtonElement>('book');
   const clearButton = byId<HTMLButtonElement>('clear');
+  const seatsView = byId('seats-view');
+  const zoom = seatZoom({
+    hall: byId('hall'),
+    grid,
+    zoomIn: byId<HTMLButtonElement>('zoom-in'),
+    zoomOut: byId<HTMLButtonElement>('zoom-out'),
+    fit: byId<HTMLButtonElement>('zoom-fit'),
+  });
 
   const seats = new Map<number, Seat>();
   const buttons = new Map<number, HTMLButtonElement>();
@@ -119,6 +136,12 @@ function startSeatMap(root: HTMLElement): void {
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let booking = false;
   let identity: Identity | undefined;
+  /** The event has a waiting line (its queue is enabled): booking needs an admission. */
+  let lineRequired = root.dataset.line === 'required';
+  let admission: Admission | undefined;
+  let streaming = false;
+  /** When the sale opens (epoch ms), if the event says. */
+  const onSaleAt = root.dataset.onSaleAt ? Date.parse(root.dataset.onSaleAt) : undefined;
 
   function say(kind: 'info' | 'ok' | 'warn' | 'error', text: string): void {
     message.dataset.kind = kind;
@@ -163,6 +186,7 @@ function startSeatMap(root: HTMLElement): void {
     for (const id of marked) paint(id);
     showIdentity();
     void loadMine();
+    line.identityChanged();
   }
 
   /** Runs one way of signing in, saying what went wrong if it did. */
@@ -218,6 +242,9 @@ function startSeatMap(root: HTMLElement): void {
       rows.set(where.row, row);
       row.push({ seat, at: where.at });
     }
+    // The rows are sized before they are drawn (one layout), and go in at once.
+    zoom.setWidestRow(Math.max(...[...rows.values()].map((entries) => entries.length)));
+    const drawn = document.createDocumentFragment();
     for (const [label, entries] of [...rows].sort(([a], [b]) => compareRows(a, b))) {
       const row = document.createElement('div');
       row.className = 'row';
@@ -233,13 +260,18 @@ function startSeatMap(root: HTMLElement): void {
         button.dataset.seatId = String(seat.seat_id);
         button.dataset.seatNumber = seat.seat_number;
         button.textContent = Number.isNaN(at) ? seat.seat_number : String(at);
-        button.addEventListener('click', () => toggle(seat.seat_id));
         buttons.set(seat.seat_id, button);
         row.append(button);
       }
-      grid.append(row);
+      drawn.append(row);
     }
+    grid.append(drawn);
   }
+  // One listener for every seat, however many.
+  grid.addEventListener('click', (event) => {
+    const button = (event.target as Element).closest<HTMLElement>('.seat[data-seat-id]');
+    if (button) toggle(Number(button.dataset.seatId));
+  });
 
   function paint(id: number): void {
     const seat = seats.get(id);
@@ -260,7 +292,7 @@ function startSeatMap(root: HTMLElement): void {
     counts.textContent = `${count.available} free · ${count.held} held · ${count.booked} booked`;
     const ids = [...selected];
     selection.textContent = ids.length ? seatNames(ids) : 'none';
-    bookButton.disabled = booking || ids.length === 0;
+    bookButton.disabled = booking || ids.length === 0 || (lineRequired && !admission);
     bookButton.textContent = ids.length > 1 ? `Book ${ids.length} seats` : 'Book seat';
   }
 
@@ -319,6 +351,13 @@ function startSeatMap(root: HTMLElement): void {
   function toggle(id: number): void {
     const seat = seats.get(id);
     if (!seat || booking) return;
+    if (lineRequired && !admission && !selected.has(id)) {
+      say(
+        'info',
+        'Booking here goes through the waiting line: join it, and pick seats once it is your turn.',
+      );
+      return;
+    }
     if (selected.has(id)) {
       selected.delete(id);
     } else if (seat.state !== 'available') {
@@ -349,9 +388,13 @@ function startSeatMap(root: HTMLElement): void {
       paint(id);
     }
     say('ok', `Booked: ${seatNames(ids)}. Enjoy the show!`);
+    line.booked();
   }
 
-  function rejected(reason: Refusal | undefined, offending: readonly number[] | undefined): void {
+  function rejected(
+    reason: Refusal | GateReason | undefined,
+    offending: readonly number[] | undefined,
+  ): void {
     if (reason === 'SEATS_TAKEN') {
       const ids = offending ?? [];
       for (const id of ids) {
@@ -421,7 +464,12 @@ function startSeatMap(root: HTMLElement): void {
         response = await fetch('/bookings/book', {
           method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json', ...authorization() },
-          body: JSON.stringify({ user_id: userId, event_id: eventId, seat_ids: ids }),
+          body: JSON.stringify({
+            user_id: userId,
+            event_id: eventId,
+            seat_ids: ids,
+            ...(admission ? { admission_token: admission.token } : {}),
+          }),
         });
       } catch {
         say('error', 'Could not reach the server. Check your connection and try again.');
@@ -440,6 +488,18 @@ function startSeatMap(root: HTMLElement): void {
           'error',
           'Your sign-in is no longer accepted (expired or revoked). Nothing was booked; sign in again.',
         );
+      } else if (response.status === 403 && body.reason === 'admission_required' && admission) {
+        // Refused with the admission: its session ended meanwhile (booked, or out of time).
+        line.sessionEnded();
+        say('error', 'Your turn to book is over. Nothing was booked.');
+      } else if (response.status === 403 && body.reason === 'admission_required') {
+        lineRequired = true;
+        line.open();
+        say('warn', 'Booking for this event goes through a waiting line: join it. Nothing was booked.');
+      } else if (response.status === 403 && body.reason === 'not_on_sale') {
+        const opens = body.on_sale_at ? Date.parse(body.on_sale_at) : onSaleAt;
+        const from = opens ? ` (from ${new Date(opens).toLocaleString()})` : '';
+        say('warn', `Tickets for this event are not on sale yet${from}. Nothing was booked.`);
       } else if (response.status === 403) {
         say(
           'error',
@@ -512,9 +572,56 @@ function startSeatMap(root: HTMLElement): void {
     });
   }
 
+  /** Shows the seats, live. */
+  function showSeats(): void {
+    seatsView.hidden = false;
+    if (!streaming) {
+      streaming = true;
+      connect();
+    }
+  }
+
+  const line = waitingRoom(
+    {
+      eventId,
+      identity: () => identity,
+      serverNow: () => Date.now() + clockOffset,
+      admitted(next) {
+        admission = next;
+        if (next) showSeats();
+        summarize();
+      },
+      noLine() {
+        lineRequired = false;
+        showSeats();
+        summarize();
+      },
+      signedOut() {
+        signedInAs(undefined);
+        say('error', 'Your sign-in is no longer accepted (expired or revoked); sign in again.');
+      },
+      say,
+    },
+    {
+      section: byId('waiting-room'),
+      status: byId('line-status'),
+      detail: byId('line-detail'),
+      live: byId('line-live'),
+      join: byId<HTMLButtonElement>('join-line'),
+      announcer: byId('line-announce'),
+    },
+  );
+
   identity = keptIdentity();
   showIdentity();
   void loadMine();
+  if (lineRequired) {
+    line.open();
+  } else {
+    showSeats();
+    if (onSaleAt && onSaleAt > Date.now())
+      say('info', `Tickets go on sale ${new Date(onSaleAt).toLocaleString()}.`);
+  }
   if (oidc) {
     const page = new URL(location.href);
     void signInWith(async () => {
@@ -526,7 +633,6 @@ function startSeatMap(root: HTMLElement): void {
     });
   }
   summarize();
-  connect();
 }
 
 const seatMap = document.getElementById('seat-map');
