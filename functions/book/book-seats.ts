@@ -3,7 +3,7 @@ import { type Context, Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as v from 'valibot';
 import { sendCommand, settleEarlier } from '../../lib/booking/commands.ts';
-import type { BookingEvent, BookingRequested } from '../../lib/booking/messages.ts';
+import type { BookingEvent, BookingRequested, RejectionReason } from '../../lib/booking/messages.ts';
 import { type SaleSettings, saleSettings } from '../../lib/booking/queue/sale.ts';
 import { endSession, findSession } from '../../lib/booking/queue/sessions.ts';
 import {
@@ -21,6 +21,7 @@ import { assertActsFor, authenticate } from '../../lib/platform/auth.ts';
 import type { AppEnv, AuthenticatedEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { idempotency } from '../../lib/platform/idempotency.ts';
+import { metrics } from '../../lib/platform/metrics.ts';
 import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { enforceLimits, limitChecks, slidingWindows } from '../../lib/platform/rate-limit.ts';
 import { isOutOfMemory } from '../../lib/platform/redis.ts';
@@ -106,9 +107,10 @@ export const bookSeats = new Hono<AppEnv>().post(
     const memory = takenSeats(c.get('services'));
 
     // An earlier attempt's own hold may be what memory remembers: those settle first, below.
+    metrics.bookingsRequested.inc();
     if (!attempt?.earlier.length) {
       const known = memory.knownTaken(eventId, seatIds);
-      if (known.length > 0) throw rejectionError('SEATS_TAKEN', request, known);
+      if (known.length > 0) throw refused('SEATS_TAKEN', request, known);
     }
 
     // An earlier attempt with this Idempotency-Key that never answered: its real outcome first.
@@ -133,17 +135,18 @@ export const bookSeats = new Hono<AppEnv>().post(
       const take = () => seats.take(eventId, seatIds, requestId, config.HOLD_TTL_MS, windows);
       let held: TakeResult = await take();
       if (held.kind === 'cold') {
-        if (!(await seats.warm(eventId))) throw rejectionError('UNKNOWN_EVENT', request, []);
+        if (!(await seats.warm(eventId))) throw refused('UNKNOWN_EVENT', request, []);
         held = await take();
       }
-      if (windows) enforceLimits(c, slidingWindowResults(windows, held.left ?? []));
+      if (windows) enforceLimits(c, 'book', slidingWindowResults(windows, held.left ?? []));
       if (held.kind === 'taken') {
         memory.learn(eventId, held.seatIds, held.lapsesAt);
-        throw rejectionError('SEATS_TAKEN', request, held.seatIds);
+        throw refused('SEATS_TAKEN', request, held.seatIds);
       }
       if (held.kind !== 'held') {
-        throw rejectionError('UNKNOWN_SEATS', request, held.kind === 'unknown' ? held.seatIds : seatIds);
+        throw refused('UNKNOWN_SEATS', request, held.kind === 'unknown' ? held.seatIds : seatIds);
       }
+      metrics.holdsTaken.inc(seatIds.length);
     } catch (error) {
       if (error instanceof ApiError) throw error;
       // Fail open, also when Redis is full (OOM): the processor's transaction alone still keeps
@@ -226,6 +229,16 @@ async function admitted(
     });
   }
   return token;
+}
+
+/** The problem of a request refused at once, counted. */
+function refused(
+  reason: RejectionReason,
+  request: Parameters<typeof rejectionError>[1],
+  offendingIds: readonly number[],
+): ApiError {
+  metrics.bookingsRejected.inc({ reason });
+  return rejectionError(reason, request, offendingIds);
 }
 
 /** 201 with the bookings, or the rejection's problem. */

@@ -15,6 +15,7 @@ import {
 import { type BookedSeat, BookingCommand, decodeMessage, encodeMessage } from '../../lib/booking/messages.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
+import { metrics } from '../../lib/platform/metrics.ts';
 import { validate } from '../../lib/platform/validation.ts';
 import { type Decision, decide } from './decide.ts';
 import { applyDecisions, loadContext } from './queries.ts';
@@ -52,13 +53,35 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   });
   await kafka.send('bookingEvents', outcomes.map(encodeMessage));
 
-  const confirmed = fresh.filter((decision) => decision.kind === 'confirm').length;
+  const confirmed = countDecisions(fresh, c.get('services').config.HOLD_TTL_MS);
   logger.info(
     { commands: commands.length, fresh: fresh.length, confirmed, replayed: decided.size },
     'decided',
   );
   return c.json({ decided: fresh.length, replayed: decided.size });
 });
+
+/**
+ * Counts the batch's fresh decisions in the metrics; the bookings confirmed. A request decided
+ * later than its hold's TTL after it was made had its hold lapse in Redis meanwhile (the seat was
+ * open to another buyer there, and only Postgres kept it one owner's): counted as expired holds.
+ */
+function countDecisions(fresh: readonly Decision[], holdTtlMs: number): number {
+  let confirmed = 0;
+  const now = Date.now();
+  for (const decision of fresh) {
+    if (decision.kind === 'confirm') {
+      confirmed++;
+      metrics.bookingsConfirmed.inc();
+    } else if (decision.kind === 'reject') {
+      metrics.bookingsRejected.inc({ reason: decision.reason });
+    } else continue;
+    const { command } = decision;
+    if (command.holdToken && now - Date.parse(command.requestedAt) > holdTtlMs)
+      metrics.holdsExpired.inc(command.seatIds.length);
+  }
+  return confirmed;
+}
 
 /** Duplicates (a producer retry) count once; a message that is not a command makes it a 422. */
 function parseCommands(messages: { offset: string; value: string | null }[]): BookingCommand[] {

@@ -3,6 +3,7 @@ import { replaceSessions } from '../../lib/booking/queue/sessions.ts';
 import type { LineUpdate } from '../../lib/booking/queue/updates.ts';
 import { publishLineUpdate } from '../../lib/booking/queue/updates.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
+import { metrics } from '../../lib/platform/metrics.ts';
 import type { Services } from '../../lib/services.ts';
 import {
   activeAndLeft,
@@ -46,6 +47,7 @@ export const admitBuyers = new Hono<AppEnv>().post('/', async (c) => {
       );
     }
   }
+  metrics.queueAdmitted.inc(admitted);
   const counts = { lines: lines.length, admitted, failed };
   if (admitted > 0) logger.info(counts, 'let buyers in');
   else logger.debug(counts, 'waiting rooms run');

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../lib/platform/env.ts';
+import { metrics } from '../../lib/platform/metrics.ts';
 import { seatTruths } from './queries.ts';
 
 /**
@@ -33,6 +34,7 @@ export const reconcile = new Hono<AppEnv>().post('/', async (c) => {
     repaired: repairs.reduce((sum, repair) => sum + repair.seatIds.length, 0),
     failed: failures.map((failure) => failure.eventId),
   };
+  metrics.reconcilerRepairs.inc(counts.repaired);
   // Drift should be rare: every repair is a warning naming its seats, so it is seen and explained.
   if (failures.length > 0) logger.error({ ...counts, repairs, failures }, 'reconciled with failures');
   else if (repairs.length > 0) logger.warn({ ...counts, repairs }, 'reconciled: repaired drift');

@@ -1,6 +1,7 @@
 import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
 import { timeout } from 'hono/timeout';
 import type { Dependency, Services } from '../services.ts';
 import { corsPolicy } from './cors.ts';
@@ -9,6 +10,7 @@ import { ApiError, type ErrorCode, problemOf } from './errors.ts';
 import type { FunctionDefinition } from './function.ts';
 import { healthRoutes } from './health.ts';
 import type { Logger } from './logger.ts';
+import { metrics } from './metrics.ts';
 import { serveApiDocs } from './openapi.ts';
 import { setResponseHeader } from './response-headers.ts';
 import { answerWrongMethods, httpRoutes } from './routes.ts';
@@ -80,15 +82,15 @@ export function newApp(options: {
     const logger = c.get('services').logger.child({ fn: name, requestId: c.get('requestId') });
     c.set('logger', logger);
     await next();
-    logger.info(
-      {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: +(performance.now() - started).toFixed(2),
-      },
-      'request',
-    );
+    const ms = performance.now() - started;
+    // The route's pattern, not its path: one series per route, whatever the ids.
+    const matched = routePath(c, -1);
+    const route = matched === '*' || matched === '/*' ? 'unmatched' : matched;
+    const { method } = c.req;
+    const { status } = c.res;
+    metrics.httpRequests.inc({ function: name, route, method, status });
+    metrics.httpDuration.observe({ function: name, route, method }, ms / 1000);
+    logger.info({ method, path: c.req.path, status, ms: +ms.toFixed(2) }, 'request');
   });
   app.route('/', healthRoutes([options]));
   answerWithProblems(app);

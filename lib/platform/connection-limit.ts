@@ -1,5 +1,6 @@
 import type { Services } from '../services.ts';
 import { ApiError } from './errors.ts';
+import { metrics } from './metrics.ts';
 
 /** What a client told "too many" waits before trying again; streams close as their clients leave. */
 const RETRY_AFTER_S = 5;
@@ -37,11 +38,13 @@ export class ConnectionLimiter {
     }
     this.openInAll += 1;
     this.openByAddress.set(address, fromAddress + 1);
+    metrics.streamsOpen.inc();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.openInAll -= 1;
+      metrics.streamsOpen.dec();
       const left = (this.openByAddress.get(address) ?? 1) - 1;
       if (left > 0) this.openByAddress.set(address, left);
       else this.openByAddress.delete(address);
@@ -49,8 +52,10 @@ export class ConnectionLimiter {
   }
 }
 
-const tooMany = (detail: string) =>
-  new ApiError('RATE_LIMITED', { detail, headers: { 'retry-after': String(RETRY_AFTER_S) } });
+function tooMany(detail: string): ApiError {
+  metrics.rateLimitRefusals.inc({ limiter: 'streams' });
+  return new ApiError('RATE_LIMITED', { detail, headers: { 'retry-after': String(RETRY_AFTER_S) } });
+}
 
 const streamLimiters = new WeakMap<Services, ConnectionLimiter>();
 

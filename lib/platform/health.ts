@@ -2,10 +2,12 @@ import { Hono } from 'hono';
 import { type Dependency, pingDependencies, unreachable } from '../services.ts';
 import type { AppEnv } from './env.ts';
 import { essentialNeeds, type FunctionDefinition } from './function.ts';
+import { registry } from './metrics.ts';
 
 /**
- * GET /healthz (the process answers) and GET /readyz (what it needs answers), for one function
- * or for a gateway serving several: written once, for the Node runner and the workerd worker.
+ * GET /healthz (the process answers), GET /readyz (what it needs answers) and GET /metrics (the
+ * process's metrics, lib/platform/metrics.ts: a gateway's are every function's it serves), for one
+ * function or for a gateway serving several: written once, for the Node runner and the workerd worker.
  * A dependency some function was built to do without is reported as degraded, not unready, so an
  * orchestrator does not pull the function out in the very outage it exists to serve.
  */
@@ -20,6 +22,9 @@ export function healthRoutes(
   const served = names.length === 1 ? { function: names[0] } : { functions: names };
   return new Hono<AppEnv>()
     .get('/healthz', (c) => c.json({ status: 'ok', ...served, ...extra }))
+    .get('/metrics', async (c) =>
+      c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
+    )
     .get('/readyz', async (c) => {
       const services = c.get('services');
       try {

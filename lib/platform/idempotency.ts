@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
+import { metrics } from './metrics.ts';
 import { isOutOfMemory, type Redis } from './redis.ts';
 
 interface Remembered {
@@ -87,6 +88,7 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
         }
         if (previous.response) {
           const { status, headers, body } = previous.response;
+          metrics.idempotencyReplays.inc();
           return new Response(body, { status, headers: { ...headers, 'idempotent-replayed': 'true' } });
         }
         earlier = previous.requestIds ?? [];

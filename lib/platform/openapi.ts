@@ -6,7 +6,7 @@ import type { AppEnv } from './env.ts';
 import { Problem } from './errors.ts';
 
 /** Paths every app answers for the platform, not part of any function's API. */
-export const PLATFORM_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);
+export const PLATFORM_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
 
 /** Where the problem schema sits in the document: every error answer refers to it. */
 const PROBLEM_SCHEMA = { $ref: '#/components/schemas/Problem' };

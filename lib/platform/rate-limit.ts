@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from './config.ts';
 import type { AppEnv } from './env.ts';
 import { ApiError } from './errors.ts';
+import { metrics } from './metrics.ts';
 import { isOutOfMemory, type Redis } from './redis.ts';
 import { setResponseHeader } from './response-headers.ts';
 import type { LimitResult, SlidingWindows } from './sliding-window.ts';
@@ -111,7 +112,11 @@ export function limitChecks<E extends AppEnv>(c: Context<E>, limits: Limits = WR
  * Answers a request by the limits it was counted against: 429 with `Retry-After` when over any
  * of them, else the tightest one's `RateLimit-*` headers on the answer to come.
  */
-export function enforceLimits<E extends AppEnv>(c: Context<E>, results: readonly LimitResult[]): void {
+export function enforceLimits<E extends AppEnv>(
+  c: Context<E>,
+  limiter: string,
+  results: readonly LimitResult[],
+): void {
   let tightest: LimitResult | undefined;
   for (const result of results) {
     if (!tightest || !result.success || result.remaining < tightest.remaining) {
@@ -127,6 +132,7 @@ export function enforceLimits<E extends AppEnv>(c: Context<E>, results: readonly
     'ratelimit-reset': String(resetSeconds),
   };
   if (!tightest.success) {
+    metrics.rateLimitRefusals.inc({ limiter });
     throw new ApiError('RATE_LIMITED', {
       detail: `Too many requests; retry in ${resetSeconds} s`,
       headers: { ...headers, 'retry-after': String(Math.max(1, resetSeconds)) },
@@ -194,7 +200,7 @@ export function rateLimit(name: string, limits: Limits = WRITE_LIMITS): Middlewa
       );
       return next();
     }
-    enforceLimits(c, results);
+    enforceLimits(c, name, results);
     await next();
   };
 }

@@ -1,6 +1,7 @@
 import { Cluster, type RedisOptions, Redis as RedisServer } from 'ioredis';
 import type { Config } from './config.ts';
 import { DependencyError } from './errors.ts';
+import { metrics } from './metrics.ts';
 
 /**
  * One Redis server or a Redis Cluster (REDIS_CLUSTER_NODES): the same commands either way. Every
@@ -43,7 +44,7 @@ export function createRedis(
         )
       : new RedisServer(config.REDIS_URL, { ...shared, ...perServer });
   // Connection errors are reported by the commands that fail; the client reconnects by itself.
-  redis.on('error', () => {});
+  redis.on('error', () => metrics.redisErrors.inc());
   return redis;
 }
 

@@ -5,6 +5,7 @@ import { createFunctionApp } from './app.ts';
 import { essentialNeeds, type FunctionDefinition } from './function.ts';
 import { gatewayApp } from './gateway.ts';
 import { type RunningTrigger, startKafkaTrigger } from './kafka/trigger.ts';
+import { collectProcessMetrics } from './metrics.ts';
 import { startScheduleTrigger } from './schedule/trigger.ts';
 
 /** How long requests in flight may take to finish once stopping starts. */
@@ -35,6 +36,7 @@ export async function startFunctions(
   services: Services,
   listen: { host: string; port: number },
 ): Promise<RunningFunctions> {
+  collectProcessMetrics();
   const needs = new Set<Dependency>(definitions.flatMap((definition) => definition.needs));
   const essential = new Set<Dependency>(definitions.flatMap(essentialNeeds));
   // A function restarted during an outage it was built for starts degraded rather than not at all.
@@ -72,6 +74,7 @@ export async function startFunctions(
           bus: services.kafka,
           topic: services.kafka.topic(definition.trigger.topic),
           groupId: services.kafka.groupId(definition.name),
+          functionName: definition.name,
           app,
           logger: services.logger.child({ fn: definition.name }),
           dependenciesHealthy: () =>

@@ -2,6 +2,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { Config } from '../../platform/config.ts';
 import { DependencyError } from '../../platform/errors.ts';
+import { metrics, watchPool } from '../../platform/metrics.ts';
 import * as schema from './schema.ts';
 
 export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -13,7 +14,8 @@ export function createDatabase(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_P
     connectionTimeoutMillis: 5_000,
   });
   // An idle client that loses its server emits here; without a listener the process would crash.
-  pool.on('error', () => {});
+  pool.on('error', () => metrics.postgresErrors.inc());
+  watchPool(pool);
   return drizzle(pool, { schema });
 }
 

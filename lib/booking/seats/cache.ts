@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { ChainableCommander } from 'ioredis';
+import { metrics } from '../../platform/metrics.ts';
 import type { Redis } from '../../platform/redis.ts';
 import type { SlidingWindows } from '../../platform/sliding-window.ts';
 import type { Database } from '../db/client.ts';
@@ -70,8 +71,10 @@ export class SeatCache {
   }
 
   /** Frees the seats this token still holds (compare-and-delete). */
-  release(eventId: number, seatIds: readonly number[], token: string): Promise<number[]> {
-    return releaseHold.run(this.redis, { eventId, seatIds, token });
+  async release(eventId: number, seatIds: readonly number[], token: string): Promise<number[]> {
+    const freed = await releaseHold.run(this.redis, { eventId, seatIds, token });
+    metrics.holdsReleased.inc(freed.length);
+    return freed;
   }
 
   /**

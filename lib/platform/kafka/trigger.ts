@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { withDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
 import type { KafkaBatch, KafkaBatchMessage } from './batch.ts';
 import type { KafkaBus } from './client.ts';
 
@@ -23,6 +24,8 @@ export interface KafkaTriggerOptions {
   /** The consumed topic's full (prefixed) name. */
   topic: string;
   groupId: string;
+  /** The function's name, which its metrics are labelled with. */
+  functionName: string;
   /** The function's app; only `fetch` is used, as a push subscription would POST to it. */
   app: { fetch(request: Request): Response | Promise<Response> };
   logger: Logger;
@@ -77,6 +80,7 @@ type Verdict = { kind: 'ok' } | { kind: 'undeliverable'; status?: number; reason
  */
 export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<RunningTrigger> {
   const { bus, topic, groupId, app, logger } = options;
+  const labels = { function: options.functionName, topic };
   const maxAttempts = options.maxAttempts ?? 10;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error('maxAttempts must be 1 or more');
   const backoffMax = Math.min(options.retryBackoffMs?.max ?? MAX_BACKOFF_MS, MAX_BACKOFF_MS);
@@ -138,6 +142,7 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
       if (outcome.kind === 'rejected') return { ...outcome, kind: 'undeliverable', attempts: attempts + 1 };
       const counted = await own.during(dependenciesHealthy());
       if (counted) attempts++;
+      metrics.kafkaRetries.inc(labels);
       const context = { topic, partition, offset: messages[0]?.offset, size: messages.length };
       if (attempts >= maxAttempts) {
         logger.warn({ ...context, reason: outcome.reason, attempts }, 'delivery failed too often; giving up');
@@ -186,6 +191,7 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
       if (!own.mayResolve()) return false;
       try {
         await own.during(send());
+        metrics.kafkaDeadLetters.inc(labels);
         logger.warn(
           { topic, partition, offset: message.offset, status, reason, attempts },
           'message sent to the dead-letter topic',
@@ -257,6 +263,10 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
         throw own.lost;
       }
       if (!handled) return;
+      const ms = performance.now() - started;
+      metrics.kafkaBatchMessages.observe(labels, batch.messages.length);
+      metrics.kafkaBatchDuration.observe(labels, ms / 1000);
+      metrics.kafkaLag.set({ ...labels, partition: batch.partition }, Number(batch.offsetLag()));
       logger.info(
         {
           topic,
@@ -264,7 +274,7 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
           firstOffset: batch.firstOffset(),
           lastOffset: batch.lastOffset(),
           size: batch.messages.length,
-          ms: +(performance.now() - started).toFixed(2),
+          ms: +ms.toFixed(2),
         },
         'batch',
       );
