@@ -7,12 +7,14 @@ import { runCli } from '../lib/platform/cli.ts';
 import { parseConfig } from '../lib/platform/config.ts';
 import { createLogger } from '../lib/platform/logger.ts';
 import { startFunctions } from '../lib/platform/runner.ts';
+import { startTracing, stopTracing } from '../lib/platform/tracing.ts';
 import { closeServices, createServices } from '../lib/services.ts';
 import { selectFunctions } from './functions.ts';
 
 async function main(): Promise<void> {
   const config = parseConfig();
   const selected = await selectFunctions(config.FUNCTION);
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT) await startTracing(config.FUNCTION ?? 'seatrush');
   const logger = createLogger(config);
   const services = createServices(config, logger);
   let running: Awaited<ReturnType<typeof startFunctions>>;
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     await running.stop();
     await closeServices(services);
+    await stopTracing();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -26,6 +26,7 @@ import { jsonResponse, problemResponses } from '../../lib/platform/openapi.ts';
 import { enforceLimits, limitChecks, slidingWindows } from '../../lib/platform/rate-limit.ts';
 import { isOutOfMemory } from '../../lib/platform/redis.ts';
 import { slidingWindowResults } from '../../lib/platform/sliding-window.ts';
+import { trace, tracing } from '../../lib/platform/tracing.ts';
 import { Id, validate } from '../../lib/platform/validation.ts';
 
 export const BookSeatsBody = v.strictObject({
@@ -173,6 +174,9 @@ export const bookSeats = new Hono<AppEnv>().post(
       undo: async () => holdToken && seats.release(eventId, seatIds, holdToken),
       refusal: 'Bookings cannot be queued right now',
     });
+    // The trace of this request went through the processor and the projector: it ends here.
+    if (outcome && tracing.on)
+      trace.getActiveSpan()?.addEvent('outcome received', { 'seatrush.outcome': outcome.type });
     if (outcome?.type === 'BookingConfirmed' && admission) {
       // The session is over once it booked; the admission function records it within a run.
       await endSession(c.get('services'), eventId, admission).catch((error: unknown) => {

@@ -16,6 +16,7 @@ import { type BookedSeat, BookingCommand, decodeMessage, encodeMessage } from '.
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
 import { metrics } from '../../lib/platform/metrics.ts';
+import { messageSpan } from '../../lib/platform/tracing.ts';
 import { validate } from '../../lib/platform/validation.ts';
 import { type Decision, decide } from './decide.ts';
 import { applyDecisions, loadContext } from './queries.ts';
@@ -28,7 +29,15 @@ import { applyDecisions, loadContext } from './queries.ts';
  */
 export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaBatchSchema), async (c) => {
   const { db, kafka, logger } = c.get('services');
-  const commands = parseCommands(c.req.valid('json').messages);
+  const parsed = parseCommands(c.req.valid('json').messages);
+  const commands = parsed.map(({ command }) => command);
+  // Each command's span, in the trace of the request that sent it, for as long as its batch runs.
+  const spans = new Map(
+    parsed.map(({ command, headers }) => [
+      command.requestId,
+      messageSpan('booking-processor decide', headers, { 'seatrush.request_id': command.requestId }),
+    ]),
+  );
 
   const { decided, fresh, changedSeats, decidedSeats } = await db.transaction(async (tx) => {
     const decided = await findDecided(
@@ -46,12 +55,19 @@ export const processBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   const decidedAt = new Date().toISOString();
   const freshById = new Map(fresh.map((decision) => [decision.command.requestId, decision]));
   const outcomes = commands.flatMap((command) => {
+    const headers = spans.get(command.requestId)?.headers;
     const decision = freshById.get(command.requestId);
-    if (decision) return [outcomeOf(decision, changedSeats.get(command.requestId) ?? [], decidedAt)];
+    if (decision)
+      return [
+        encodeMessage(outcomeOf(decision, changedSeats.get(command.requestId) ?? [], decidedAt), headers),
+      ];
     const request = decided.get(command.requestId) as DecidedRequest;
-    return replayedOutcomeOf(command, request, decidedSeats.get(command.requestId) ?? []);
+    return replayedOutcomeOf(command, request, decidedSeats.get(command.requestId) ?? []).map((outcome) =>
+      encodeMessage(outcome, headers),
+    );
   });
-  await kafka.send('bookingEvents', outcomes.map(encodeMessage));
+  await kafka.send('bookingEvents', outcomes);
+  for (const span of spans.values()) span.end();
 
   const confirmed = countDecisions(fresh, c.get('services').config.HOLD_TTL_MS);
   logger.info(
@@ -83,12 +99,18 @@ function countDecisions(fresh: readonly Decision[], holdTtlMs: number): number {
   return confirmed;
 }
 
-/** Duplicates (a producer retry) count once; a message that is not a command makes it a 422. */
-function parseCommands(messages: { offset: string; value: string | null }[]): BookingCommand[] {
-  const byRequest = new Map<string, BookingCommand>();
+/**
+ * The batch's commands, each with its message's headers; duplicates (a producer retry) count
+ * once; a message that is not a command makes it a 422.
+ */
+function parseCommands(
+  messages: { offset: string; value: string | null; headers: Record<string, string> }[],
+): { command: BookingCommand; headers: Record<string, string> }[] {
+  const byRequest = new Map<string, { command: BookingCommand; headers: Record<string, string> }>();
   for (const message of messages) {
     const command = decodeMessage(BookingCommand, message);
-    if (!byRequest.has(command.requestId)) byRequest.set(command.requestId, command);
+    if (!byRequest.has(command.requestId))
+      byRequest.set(command.requestId, { command, headers: message.headers });
   }
   return [...byRequest.values()];
 }

@@ -4,6 +4,7 @@ import { BookingEvent, decodeMessage } from '../../lib/booking/messages.ts';
 import { OUTCOMES_CHANNEL } from '../../lib/booking/outcome-waiter.ts';
 import type { AppEnv } from '../../lib/platform/env.ts';
 import { KafkaBatchSchema } from '../../lib/platform/kafka/batch.ts';
+import { type MessageSpan, messageSpan } from '../../lib/platform/tracing.ts';
 import { validate } from '../../lib/platform/validation.ts';
 
 /**
@@ -19,8 +20,10 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   const created: number[] = [];
   const decided: string[] = [];
 
+  const spans: MessageSpan[] = [];
   for (const message of c.req.valid('json').messages) {
     const event = decodeMessage(BookingEvent, message);
+    spans.push(messageSpan('seat-projector apply', message.headers, { 'seatrush.outcome': event.type }));
     switch (event.type) {
       case 'BookingConfirmed':
         pipeline.markBooked(event.eventId, event.bookings, event.userId, event.holdToken);
@@ -45,5 +48,6 @@ export const projectBatch = new Hono<AppEnv>().post('/', validate('json', KafkaB
   // A decided request is read from Postgres: its pending marker would only hold memory for a day.
   await Promise.all(decided.map((requestId) => redis.unlink(pendingRequestKey(requestId))));
   await Promise.all(created.map((eventId) => seats.warm(eventId)));
+  for (const span of spans) span.end();
   return c.body(null, 204);
 });

@@ -148,8 +148,12 @@ export type BookingEvent = v.InferOutput<typeof BookingEvent>;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 /** A Kafka message, keyed by the event (concert, conference) it concerns. */
-export function encodeMessage(message: BookingCommand | BookingEvent): { key: string; value: string } {
-  return { key: String(message.eventId), value: JSON.stringify(message) };
+export function encodeMessage(
+  message: BookingCommand | BookingEvent,
+  headers?: Record<string, string>,
+): { key: string; value: string; headers?: Record<string, string> } {
+  const encoded = { key: String(message.eventId), value: JSON.stringify(message) };
+  return headers ? { ...encoded, headers } : encoded;
 }
 
 /**

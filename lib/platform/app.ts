@@ -14,6 +14,7 @@ import { metrics } from './metrics.ts';
 import { serveApiDocs } from './openapi.ts';
 import { setResponseHeader } from './response-headers.ts';
 import { answerWrongMethods, httpRoutes } from './routes.ts';
+import { contextFrom, inSpan, SpanKind, tracing } from './tracing.ts';
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'BAD_REQUEST',
@@ -70,8 +71,9 @@ export function newApp(options: {
   const { name, services } = options;
   const app = new Hono<AppEnv>();
   if (typeof services === 'function') app.use(services);
-  // The request id, the process's own services and the logger, in one middleware (see httpRequests).
-  app.use(async (c, next) => {
+  // The request id, the process's own services and the logger, in one middleware (see httpRequests);
+  // with tracing on, inside the request's span (a child of the caller's `traceparent`, if any).
+  const handle = async (c: Context<AppEnv>, next: Next): Promise<string> => {
     const started = performance.now();
     // The caller's X-Request-Id when it is a sane one (as hono/request-id takes it), else a new one.
     const given = c.req.header('x-request-id');
@@ -91,6 +93,22 @@ export function newApp(options: {
     metrics.httpRequests.inc({ function: name, route, method, status });
     metrics.httpDuration.observe({ function: name, route, method }, ms / 1000);
     logger.info({ method, path: c.req.path, status, ms: +ms.toFixed(2) }, 'request');
+    return route;
+  };
+  app.use(async (c, next) => {
+    if (!tracing.on) {
+      await handle(c, next);
+      return;
+    }
+    await inSpan(
+      `${c.req.method}`,
+      { kind: SpanKind.SERVER, parent: contextFrom(c.req.header()), attributes: { 'faas.name': name } },
+      async (span) => {
+        const route = await handle(c, next);
+        span.updateName(`${c.req.method} ${route}`);
+        span.setAttributes({ 'http.route': route, 'http.response.status_code': c.res.status });
+      },
+    );
   });
   app.route('/', healthRoutes([options]));
   answerWithProblems(app);

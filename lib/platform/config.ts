@@ -168,6 +168,12 @@ export const ConfigSchema = v.object({
       "how long `book` and `queue` keep an event's on-sale time and waiting room in memory: a change through PATCH /events/:id applies within about twice this long (an older read answers while a fresh one is made)",
     ),
   ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: v.pipe(
+    v.optional(v.pipe(v.string(), v.url())),
+    v.description(
+      'an OpenTelemetry collector (OTLP over HTTP, e.g. `http://otel-collector:4318`): when set, every function records traces there (HTTP → Kafka → processor → projector → `book`); unset, tracing is off and costs nothing',
+    ),
+  ),
   // Tokens and identity providers: how bearer tokens are verified, from
   // JWT_SECRET to AUTH_JWKS_CACHE_MAX_AGE_S. lib/platform/auth.ts reads them; parseConfig refuses
   // combinations that would leave tokens unchecked.

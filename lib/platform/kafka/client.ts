@@ -2,6 +2,7 @@ import { type Admin, Kafka, logLevel, type Message, Partitioners, type Producer 
 import type { Config } from '../config.ts';
 import { DependencyError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { traceHeaders, tracing } from '../tracing.ts';
 import { TOPICS, type TopicKey, topicName } from './topics.ts';
 
 export type { Message };
@@ -124,8 +125,19 @@ export class KafkaBus {
     return `${this.prefix}${functionName}`;
   }
 
+  /**
+   * Sends the messages; with tracing on, each carries the sender's trace context in its headers
+   * (`traceparent`), unless it already carries its own (a processor's outcome, per command).
+   */
   send(key: TopicKey, messages: Message[]): Promise<void> {
-    return this.producer.send(this.topic(key), messages);
+    const traced = tracing.on
+      ? messages.map((message) =>
+          message.headers?.traceparent
+            ? message
+            : { ...message, headers: { ...message.headers, ...traceHeaders() } },
+        )
+      : messages;
+    return this.producer.send(this.topic(key), traced);
   }
 
   /** Creates the project's topics that do not exist yet (auto-creation is off on our brokers). */
