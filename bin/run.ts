@@ -25,9 +25,16 @@ async function main(): Promise<void> {
     throw error;
   }
   logger.info({ url: running.url, functions: selected.map((definition) => definition.name) }, 'listening');
-  console.error(
-    `seatrush: ${selected.map((definition) => definition.name).join(', ')} listening on ${running.url}`,
-  );
+  const names = selected.map((definition) => definition.name);
+  console.error(`seatrush: ${names.join(', ')} listening on ${running.url}`);
+  // Where to go next (what a newcomer looks for after \`npm start\`).
+  const places = [
+    ['the API', `${running.url}/events`],
+    ['its reference', `${running.url}/docs`],
+    ['metrics', `${running.url}/metrics`],
+    ...(names.includes('web') ? [['the events and their seat maps', `${running.url}/`]] : []),
+  ];
+  for (const [what, url] of places) console.error(`  ${what}: ${url}`);
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -1,4 +1,5 @@
 import { type Admin, Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
+import { errorCodes } from 'kafkajs/src/protocol/error.js';
 import type { Config } from '../config.ts';
 import { DependencyError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -14,6 +15,13 @@ const PINO_LEVEL = {
   [logLevel.DEBUG]: 'debug',
   [logLevel.NOTHING]: 'silent',
 } as const;
+
+/**
+ * What kafkajs logs at ERROR though it retries it: a retriable protocol error, such as "The group
+ * coordinator is not available" while a broker that just started settles. It is worth a warning;
+ * if the retries run out, the failure that follows is the error.
+ */
+const RETRIED_ERRORS = new Set(errorCodes.filter((error) => error.retriable).map((error) => error.message));
 
 export function createKafka(
   config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
@@ -31,7 +39,8 @@ export function createKafka(
       () =>
       ({ level, log }) => {
         const { message, ...extra } = log;
-        kafkaLogger[PINO_LEVEL[level]](extra, message);
+        const retried = level === logLevel.ERROR && RETRIED_ERRORS.has(String(extra.error));
+        kafkaLogger[PINO_LEVEL[retried ? logLevel.WARN : level]](extra, message);
       },
   });
 }
