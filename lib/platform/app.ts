@@ -85,14 +85,18 @@ export function newApp(options: {
     c.set('logger', logger);
     await next();
     const ms = performance.now() - started;
+    const { method } = c.req;
+    const { status } = c.res;
+    logger.info({ method, path: c.req.path, status, ms: +ms.toFixed(2) }, 'request');
+    const counted = c.get('services').config.METRICS_ENABLED;
+    if (!counted && !tracing.on) return '';
     // The route's pattern, not its path: one series per route, whatever the ids.
     const matched = routePath(c, -1);
     const route = matched === '*' || matched === '/*' ? 'unmatched' : matched;
-    const { method } = c.req;
-    const { status } = c.res;
-    metrics.httpRequests.inc({ function: name, route, method, status });
-    metrics.httpDuration.observe({ function: name, route, method }, ms / 1000);
-    logger.info({ method, path: c.req.path, status, ms: +ms.toFixed(2) }, 'request');
+    if (counted) {
+      metrics.httpRequests.inc({ function: name, route, method, status });
+      metrics.httpDuration.observe({ function: name, route, method }, ms / 1000);
+    }
     return route;
   };
   app.use(async (c, next) => {

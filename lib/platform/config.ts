@@ -168,6 +168,18 @@ export const ConfigSchema = v.object({
       "how long `book` and `queue` keep an event's on-sale time and waiting room in memory: a change through PATCH /events/:id applies within about twice this long (an older read answers while a fresh one is made)",
     ),
   ),
+  METRICS_ENABLED: v.pipe(
+    v.optional(
+      v.pipe(
+        v.picklist(['true', 'false']),
+        v.transform((value) => value === 'true'),
+      ),
+      'true',
+    ),
+    v.description(
+      "`false` stops counting HTTP requests by route (GET /metrics still answers, with the rest): what the benchmark's overhead measurement turns off",
+    ),
+  ),
   OTEL_EXPORTER_OTLP_ENDPOINT: v.pipe(
     v.optional(v.pipe(v.string(), v.url())),
     v.description(
