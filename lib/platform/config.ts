@@ -3,6 +3,16 @@ import * as v from 'valibot';
 const integer = (fallback: number, min = 0) =>
   v.optional(v.pipe(v.string(), v.toNumber(), v.integer(), v.minValue(min)), String(fallback));
 
+/** `true` or `false`. */
+const flag = (fallback: boolean) =>
+  v.optional(
+    v.pipe(
+      v.picklist(['true', 'false']),
+      v.transform((value) => value === 'true'),
+    ),
+    fallback ? 'true' : 'false',
+  );
+
 /** A URL that tokens or keys come from: https, or plain http on this machine only (tests, development). */
 const httpsUnlessLocal = v.check(
   (value: string) =>
@@ -169,19 +179,23 @@ export const ConfigSchema = v.object({
     ),
   ),
   METRICS_ENABLED: v.pipe(
-    v.optional(
-      v.pipe(
-        v.picklist(['true', 'false']),
-        v.transform((value) => value === 'true'),
-      ),
-      'true',
-    ),
+    flag(true),
     v.description(
       "`false` stops counting HTTP requests by route (GET /metrics still answers, with the rest): what the benchmark's overhead measurement turns off",
     ),
   ),
   OTEL_EXPORTER_OTLP_ENDPOINT: v.pipe(
-    v.optional(v.pipe(v.string(), v.url())),
+    v.optional(
+      v.pipe(
+        v.string(),
+        v.check(
+          (value) => value === '' || URL.canParse(value),
+          'must be a URL, e.g. http://otel-collector:4318',
+        ),
+        // Empty is unset, as a compose file passes a variable it does not set.
+        v.transform((value) => value || undefined),
+      ),
+    ),
     v.description(
       'an OpenTelemetry collector (OTLP over HTTP, e.g. `http://otel-collector:4318`): when set, every function records traces there (HTTP → Kafka → processor → projector → `book`); unset, tracing is off and costs nothing',
     ),
@@ -310,13 +324,7 @@ export const ConfigSchema = v.object({
     ),
   ),
   TRUST_PROXY: v.pipe(
-    v.optional(
-      v.pipe(
-        v.picklist(['true', 'false']),
-        v.transform((value) => value === 'true'),
-      ),
-      'false',
-    ),
+    flag(false),
     v.description(
       "take the client address from `X-Forwarded-For`'s last entry, the one the proxy in front of the functions wrote (only behind a proxy that sets it; entries before it are the client's word)",
     ),
