@@ -17,12 +17,10 @@ import type { AppEnv, Caller } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { problemResponses, textResponse } from '../../lib/platform/openapi.ts';
 import { clientAddress } from '../../lib/platform/rate-limit.ts';
+import { SseWriter, sseFrame } from '../../lib/platform/sse-writer.ts';
 import { validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
 import { TicketParams } from './get-ticket.ts';
-
-/** How long an EventSource-like client waits before reconnecting (the SSE `retry` field). */
-const RETRY_MS = 2_000;
 
 /**
  * GET /events/:eventId/queue/:ticketId/stream: Server-Sent Events of the caller's ticket. Each
@@ -91,22 +89,30 @@ class TicketStream {
   private ticket: QueueTicketRow | undefined;
   private line: LineState | undefined;
   private buffered: LineUpdate[] = [];
-  private readonly frames: string[] = [];
-  private wake: (() => void) | undefined;
+  private readonly writer: SseWriter;
   private stopWatching: (() => void) | undefined;
   private sent: { status: string; position: number | null; atMs: number } | undefined;
   /** A position update held back by QUEUE_UPDATE_MS, sent when it runs out. */
   private heldBack: NodeJS.Timeout | undefined;
   private expiry: NodeJS.Timeout | undefined;
   private rereading = false;
-  private closed = false;
 
   constructor(
     private readonly services: Services,
     private readonly eventId: number,
     private readonly ticketId: string,
-    private readonly release: () => void,
-  ) {}
+    release: () => void,
+  ) {
+    this.writer = new SseWriter({
+      heartbeatMs: services.config.SSE_HEARTBEAT_MS,
+      onClose: () => {
+        this.stopWatching?.();
+        clearTimeout(this.heldBack);
+        clearTimeout(this.expiry);
+        release();
+      },
+    });
+  }
 
   /** Watches the line, then reads the ticket (an update meanwhile waits): 404 unless the caller's. */
   async open(caller: Caller): Promise<void> {
@@ -133,39 +139,12 @@ class TicketStream {
     for (const update of buffered) this.update(update);
   }
 
-  async run(sse: SSEStreamingApi): Promise<void> {
-    sse.onAbort(() => this.close());
-    const heartbeat = setInterval(
-      () => this.enqueue(`: heartbeat ${Date.now()}\n\n`),
-      this.services.config.SSE_HEARTBEAT_MS,
-    );
-    try {
-      await sse.write(`retry: ${RETRY_MS}\n\n`);
-      for (;;) {
-        const frame = this.frames.shift();
-        if (frame !== undefined) {
-          await sse.write(frame);
-          continue;
-        }
-        if (this.closed) break;
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-      }
-    } finally {
-      clearInterval(heartbeat);
-      this.close();
-    }
+  run(sse: SSEStreamingApi): Promise<void> {
+    return this.writer.run(sse);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stopWatching?.();
-    clearTimeout(this.heldBack);
-    clearTimeout(this.expiry);
-    this.release();
-    this.wake?.();
+    this.writer.close();
   }
 
   private update(update: LineUpdate): void {
@@ -204,7 +183,7 @@ class TicketStream {
   /** Sends the ticket if its status changed, or its position did and QUEUE_UPDATE_MS has passed. */
   private tell(first: boolean): void {
     const { ticket, line } = this;
-    if (!ticket || !line || this.closed) return;
+    if (!ticket || !line || this.writer.closed) return;
     const body: QueueTicketBody = ticketBody(ticket, line);
     const nowMs = Date.now();
     const { sent } = this;
@@ -222,20 +201,12 @@ class TicketStream {
     clearTimeout(this.heldBack);
     this.heldBack = undefined;
     this.sent = { status: body.status, position: body.position, atMs: nowMs };
-    this.enqueue(`event: ${EVENT_OF_STATUS[body.status]}\ndata: ${JSON.stringify(body)}\n\n`);
+    this.writer.send(sseFrame(EVENT_OF_STATUS[body.status], JSON.stringify(body)));
     if (body.status === 'admitted' && ticket.sessionExpiresAt) {
       // A timer may fire a little early: the margin makes the session over when it does.
       clearTimeout(this.expiry);
       this.expiry = setTimeout(() => this.tell(false), ticket.sessionExpiresAt.getTime() - nowMs + 20);
     }
     if (body.status === 'expired') this.close();
-  }
-
-  private enqueue(frame: string): void {
-    if (this.closed) return;
-    this.frames.push(frame);
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
   }
 }

@@ -22,6 +22,7 @@ import type { AppEnv } from '../../lib/platform/env.ts';
 import { ApiError } from '../../lib/platform/errors.ts';
 import { problemResponses, textResponse } from '../../lib/platform/openapi.ts';
 import { clientAddress, rateLimitReads } from '../../lib/platform/rate-limit.ts';
+import { SseWriter, sseFrame } from '../../lib/platform/sse-writer.ts';
 import { IdParam, validate } from '../../lib/platform/validation.ts';
 import type { Services } from '../../lib/services.ts';
 
@@ -35,8 +36,6 @@ const Headers = v.object({ 'last-event-id': v.optional(LastEventId) });
 /** A client that fell further behind than this many changes is resumed on reconnect instead. */
 const MAX_REPLAY = 1_000;
 const MAX_QUEUED_FRAMES = 5_000;
-/** How long an EventSource waits before reconnecting (the SSE `retry` field). */
-const RETRY_MS = 2_000;
 
 /**
  * GET /events/:eventId/stream: Server-Sent Events of the event's seats. First `event: snapshot`
@@ -116,25 +115,34 @@ class SeatStream implements ChangeListener {
   private catchingUp = false;
   private resyncWanted = false;
   private buffered: SeatChange[] = [];
-  private readonly queue: string[] = [];
-  private stream: SSEStreamingApi | undefined;
-  private wake: (() => void) | undefined;
+  private readonly writer: SseWriter;
   private stopWatching: (() => void) | undefined;
-  private closed = false;
 
   constructor(
     private readonly services: Services,
     private readonly eventId: number,
     private readonly logger: Services['logger'],
     /** Gives the stream's slot back (see openStreams). */
-    private readonly release: () => void,
-  ) {}
+    release: () => void,
+  ) {
+    this.writer = new SseWriter({
+      heartbeatMs: services.config.SSE_HEARTBEAT_MS,
+      maxQueued: MAX_QUEUED_FRAMES,
+      onClose: (reason) => {
+        // A client this slow reconnects with its Last-Event-ID and catches up.
+        if (reason === 'too-slow')
+          logger.warn({ eventId }, 'seat stream client too slow; closing its stream');
+        this.stopWatching?.();
+        release();
+      },
+    });
+  }
 
   /** Subscribes, then reads what the client needs first; rejects (nothing sent) if it cannot. */
   async open(resumeFrom: string | undefined): Promise<void> {
     // Subscribed first: a change made while the stream or snapshot is read waits in the buffer.
     this.stopWatching = await seatChangeFeed(this.services).watch(this.eventId, this);
-    if (this.closed) {
+    if (this.writer.closed) {
       this.stopWatching(); // closed while subscribing: its open took too long
       return;
     }
@@ -160,37 +168,12 @@ class SeatStream implements ChangeListener {
   }
 
   /** Writes until the client goes away (or falls too far behind), with a heartbeat. */
-  async run(stream: SSEStreamingApi): Promise<void> {
-    this.stream = stream;
-    stream.onAbort(() => this.close());
-    const heartbeat = setInterval(
-      () => this.enqueue(`: heartbeat ${Date.now()}\n\n`),
-      this.services.config.SSE_HEARTBEAT_MS,
-    );
-    try {
-      await stream.write(`retry: ${RETRY_MS}\n\n`);
-      while (!this.closed) {
-        const frame = this.queue.shift();
-        if (frame === undefined) {
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-          });
-          continue;
-        }
-        await stream.write(frame);
-      }
-    } finally {
-      clearInterval(heartbeat);
-      this.close();
-    }
+  run(stream: SSEStreamingApi): Promise<void> {
+    return this.writer.run(stream);
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stopWatching?.();
-    this.release();
-    this.wake?.();
+    this.writer.close();
   }
 
   private async catchUp(afterId: string | undefined): Promise<void> {
@@ -209,7 +192,7 @@ class SeatStream implements ChangeListener {
         if (!seats) throw new ApiError('NOT_FOUND', { detail: `No event ${this.eventId}` });
         this.lastId = snapshotId;
         const data: SnapshotData = { ...eventSeatsBody(this.eventId, seats), server_time: Date.now() };
-        this.enqueue(frame('snapshot', snapshotId, JSON.stringify(data)));
+        this.enqueue(sseFrame('snapshot', JSON.stringify(data), snapshotId));
       }
     } finally {
       this.catchingUp = false;
@@ -245,7 +228,7 @@ class SeatStream implements ChangeListener {
     this.lastId = changeId;
     // The body with `server_time` added last, as SnapshotData serializes: no parse, no copy kept.
     const body = snapshot.json.toString('utf8', 0, snapshot.json.length - 1);
-    this.enqueue(frame('snapshot', changeId, `${body},"server_time":${Date.now()}}`));
+    this.enqueue(sseFrame('snapshot', `${body},"server_time":${Date.now()}}`, changeId));
     for (const change of since) this.deliver(change);
     return true;
   }
@@ -257,23 +240,8 @@ class SeatStream implements ChangeListener {
   }
 
   private enqueue(text: string): void {
-    if (this.closed) return;
-    if (this.queue.length >= MAX_QUEUED_FRAMES) {
-      // A client this slow is closed; it reconnects with its Last-Event-ID and catches up.
-      this.logger.warn({ eventId: this.eventId }, 'seat stream client too slow; closing its stream');
-      this.close();
-      this.stream?.abort();
-      return;
-    }
-    this.queue.push(text);
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.writer.send(text);
   }
-}
-
-function frame(event: string, id: string, data: string): string {
-  return `event: ${event}\nid: ${id}\ndata: ${data}\n\n`;
 }
 
 /** Every open stream of the event writes the same bytes for a change: made once, kept with it. */
@@ -288,7 +256,7 @@ function changeFrame(change: SeatChange): string {
       seat_ids: change.seatIds,
       ...(change.expiresAt === undefined ? {} : { expires_at: change.expiresAt }),
     };
-    text = frame('change', change.id, JSON.stringify(data));
+    text = sseFrame('change', JSON.stringify(data), change.id);
     changeFrames.set(change, text);
   }
   return text;
