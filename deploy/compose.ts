@@ -8,6 +8,17 @@ import { type BundleEntry, bundleOf } from './build.ts';
 import { generatedNotice, newDocument, yamlFile } from './files.ts';
 import { type DeployedFunction, isHttp, methodsOf, pathPattern } from './functions.ts';
 import {
+  ALERT_RULES,
+  GRAFANA_DASHBOARD,
+  GRAFANA_DATASOURCE,
+  GRAFANA_IMAGE,
+  GRAFANA_PORT,
+  MOUNTS,
+  OBSERVABILITY_PROFILE,
+  PROMETHEUS_IMAGE,
+  PROMETHEUS_PORT,
+} from './observability.ts';
+import {
   CONTAINER_PORT,
   deploymentValues,
   isRequiredOneOf,
@@ -35,6 +46,16 @@ export const FUNCTION_MEASURED_RSS_MB = 125;
  */
 export const MEMORY_MB = { postgres: 160, redis: 48, kafka: 300, gateway: 32, function: 144 } as const;
 
+/**
+ * Memory limits in MiB of the observability profile's services. Prometheus peaked at 79 MiB
+ * resident scraping the thirteen functions every 5 s through local flash sales, with 1,700 series
+ * and the dashboard's queries (Debian's Prometheus 2.42); the limit leaves room for more routes
+ * and statuses, and for replaying its write-ahead log after a restart. Grafana's could not be
+ * measured where this project is developed (no registry it reaches has Grafana); 256 MiB is about
+ * twice what Grafana 12 is commonly seen using with one data source and a few dashboards.
+ */
+export const OBSERVABILITY_MEMORY_MB = { prometheus: 192, grafana: 256 } as const;
+
 /** The smallest Raspberry Pi the stack is for (a Pi 5 with 4 GB), and what its OS and Docker keep. */
 export const PI_MEMORY_MB = 4096;
 export const PI_SYSTEM_RESERVE_MB = 300;
@@ -47,6 +68,14 @@ export const PI_SYSTEM_RESERVE_MB = 300;
  * function passes this budget: decide again then (e.g. the all-in-one FUNCTION unset for a Pi).
  */
 export const PI_MEMORY_BUDGET_MB = 2600;
+
+/**
+ * With `--profile observability`, Prometheus and Grafana run beside the stack: 2,412 + 192 + 256
+ * = 2,860 MB of limits, within this, which leaves a 4 GB Pi 5 0.8 GB with every limit reached at
+ * once. The profile is for watching an on-sale, not part of the stack's own budget: without it
+ * nothing is added, and the budget above holds.
+ */
+export const PI_OBSERVABILITY_BUDGET_MB = 3000;
 
 /**
  * V8's heap for a Pi, chosen by measurement (quick flash sales, `book` alone, each pair in the same
@@ -70,6 +99,17 @@ export const STACK_VARIABLES = [
     name: 'POSTGRES_PASSWORD',
     value: 'seatrush',
     meaning: "the seatrush role's password, set on the first start; DATABASE_URL must carry the same",
+  },
+  {
+    name: 'GRAFANA_PORT',
+    value: String(GRAFANA_PORT),
+    meaning: 'with --profile observability: the port of Grafana and its on-sale dashboard',
+  },
+  {
+    name: 'GRAFANA_ADMIN_PASSWORD',
+    value: 'admin',
+    meaning:
+      "with --profile observability: Grafana's admin password, set on its first start (with admin, Grafana asks for a new one at the first login)",
   },
 ] as const;
 
@@ -137,8 +177,8 @@ const KAFKA_PROBE = [
 
 const memory = (mb: number) => ({ resources: { limits: { memory: `${mb}M` } } });
 
-const httpCheck = (port: number) => ({
-  test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}/healthz`],
+const httpCheck = (port: number, path = '/healthz') => ({
+  test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${port}${path}`],
   interval: '15s',
   timeout: '3s',
   retries: 3,
@@ -272,12 +312,17 @@ export function composeFile(functions: DeployedFunction[]): string {
     deploy: memory(MEMORY_MB.gateway),
   };
 
+  for (const name of Object.keys(OBSERVABILITY_MEMORY_MB)) {
+    if (name in services) throw new Error(`deploy: a function may not be named ${name}: compose runs it`);
+  }
+  Object.assign(services, observabilityServices());
+
   doc.contents = doc.createNode(
     {
       name: 'seatrush',
       'x-function-environment': environment,
       services,
-      volumes: { 'postgres-data': {}, 'kafka-data': {} },
+      volumes: { 'postgres-data': {}, 'kafka-data': {}, 'prometheus-data': {}, 'grafana-data': {} },
     },
     { aliasDuplicateObjects: false },
   );
@@ -285,9 +330,66 @@ export function composeFile(functions: DeployedFunction[]): string {
     [doc],
     [
       'The Raspberry Pi deployment: `docker compose up -d` (settings in .env, see .env.example).',
+      `\`docker compose --profile ${OBSERVABILITY_PROFILE} up -d\` adds Prometheus and Grafana (GRAFANA_PORT).`,
       `One public port (PUBLIC_PORT) reaches every HTTP function through the gateway (${NGINX_CONF}).`,
     ].join('\n'),
   );
+}
+
+const folderOf = (path: string) => path.slice(0, path.lastIndexOf('/'));
+
+/**
+ * Prometheus and Grafana, only with `--profile observability`. Prometheus is not published: Grafana
+ * reaches it inside compose's network, and shows its alerts too (Alerting, data source rules).
+ */
+function observabilityServices(): Record<string, unknown> {
+  return {
+    prometheus: {
+      image: PROMETHEUS_IMAGE,
+      profiles: [OBSERVABILITY_PROFILE],
+      command: [
+        `--config.file=${MOUNTS.prometheus}/prometheus.yml`,
+        '--storage.tsdb.path=/prometheus',
+        // A Pi's SD card: a week of on-sales, never more than 512 MB.
+        '--storage.tsdb.retention.time=7d',
+        '--storage.tsdb.retention.size=512MB',
+      ],
+      volumes: [`./${folderOf(ALERT_RULES)}:${MOUNTS.prometheus}:ro`, 'prometheus-data:/prometheus'],
+      healthcheck: { ...httpCheck(PROMETHEUS_PORT, '/-/ready'), start_period: '10s' },
+      restart: 'unless-stopped',
+      deploy: memory(OBSERVABILITY_MEMORY_MB.prometheus),
+    },
+    grafana: {
+      image: GRAFANA_IMAGE,
+      profiles: [OBSERVABILITY_PROFILE],
+      ports: [`${fromEnv('GRAFANA_PORT', String(GRAFANA_PORT))}:${GRAFANA_PORT}`],
+      environment: {
+        GF_SECURITY_ADMIN_PASSWORD: fromEnv('GRAFANA_ADMIN_PASSWORD', 'admin'),
+        GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: `${MOUNTS.grafanaDashboards}/${GRAFANA_DASHBOARD.slice(GRAFANA_DASHBOARD.lastIndexOf('/') + 1)}`,
+        // Nothing phones home or fetches plugins: a Pi on a venue's network may have no way out.
+        GF_ANALYTICS_REPORTING_ENABLED: 'false',
+        GF_ANALYTICS_CHECK_FOR_UPDATES: 'false',
+        GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES: 'false',
+        GF_PLUGINS_PREINSTALL_DISABLED: 'true',
+      },
+      volumes: [
+        `./${folderOf(folderOf(GRAFANA_DATASOURCE))}:${MOUNTS.grafanaProvisioning}:ro`,
+        `./${folderOf(GRAFANA_DASHBOARD)}:${MOUNTS.grafanaDashboards}:ro`,
+        'grafana-data:/var/lib/grafana',
+      ],
+      depends_on: { prometheus: { condition: 'service_started' } },
+      // Grafana's image ships curl (Prometheus's, busybox's wget).
+      healthcheck: {
+        test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${GRAFANA_PORT}/api/health`],
+        interval: '15s',
+        timeout: '3s',
+        retries: 3,
+        start_period: '30s',
+      },
+      restart: 'unless-stopped',
+      deploy: memory(OBSERVABILITY_MEMORY_MB.grafana),
+    },
+  };
 }
 
 /** The sum of the memory limits of everything that keeps running (the one-shot steps exit). */

@@ -21,6 +21,7 @@ import {
   NGINX_CONF,
   PI_MEMORY_BUDGET_MB,
   PI_MEMORY_MB,
+  PI_OBSERVABILITY_BUDGET_MB,
   PI_SYSTEM_RESERVE_MB,
   POSTGRES_MAX_CONNECTIONS,
   STACK_VARIABLES,
@@ -86,12 +87,14 @@ const secret = find('Secret', SECRET) as Json;
 const clusterConfig = parseConfig({ ...configMap.data, ...secret.stringData, ...OPERATOR_VALUES });
 
 async function yamlFiles(): Promise<string[]> {
-  const k8s = await readdir(`${ROOT}deploy/k8s`, { recursive: true });
-  return [
-    'docker-compose.yml',
-    '.github/workflows/ci.yml',
-    ...k8s.filter((path) => path.endsWith('.yaml')).map((path) => `deploy/k8s/${path}`),
-  ];
+  const found = await Promise.all(
+    ['deploy/k8s', 'deploy/prometheus', 'deploy/grafana'].map(async (folder) =>
+      (await readdir(`${ROOT}${folder}`, { recursive: true }))
+        .filter((path) => /\.ya?ml$/.test(path))
+        .map((path) => `${folder}/${path}`),
+    ),
+  );
+  return ['docker-compose.yml', '.github/workflows/ci.yml', ...found.flat()];
 }
 
 describe('deploy files', () => {
@@ -225,16 +228,27 @@ describe('deploy files', () => {
     });
 
     it('fits a 4 GB Raspberry Pi 5: limits within the budget, none below what a function was measured to use', () => {
+      const limitOf = (service: Json) => Number.parseInt(service.deploy.resources.limits.memory, 10);
       const running = Object.values(compose.services as Record<string, Json>).filter(
         (service) => service.restart !== 'no',
       );
-      const limitOf = (service: Json) => Number.parseInt(service.deploy.resources.limits.memory, 10);
-      const total = running.reduce((sum, service) => sum + limitOf(service), 0);
+      // `docker compose up` starts no service of a profile; `--profile observability` adds its own.
+      const total = running
+        .filter((service) => !service.profiles)
+        .reduce((sum, service) => sum + limitOf(service), 0);
       assert.ok(total <= PI_MEMORY_BUDGET_MB, `${total} MB of limits > ${PI_MEMORY_BUDGET_MB} MB`);
+      const observed = running
+        .filter((service) => !service.profiles || service.profiles.includes('observability'))
+        .reduce((sum, service) => sum + limitOf(service), 0);
       assert.ok(
-        PI_MEMORY_BUDGET_MB + PI_SYSTEM_RESERVE_MB <= PI_MEMORY_MB,
-        `a ${PI_MEMORY_BUDGET_MB} MB budget leaves a ${PI_MEMORY_MB} MB Pi less than ${PI_SYSTEM_RESERVE_MB} MB`,
+        observed <= PI_OBSERVABILITY_BUDGET_MB,
+        `${observed} MB of limits with the observability profile > ${PI_OBSERVABILITY_BUDGET_MB} MB`,
       );
+      assert.ok(
+        PI_OBSERVABILITY_BUDGET_MB + PI_SYSTEM_RESERVE_MB <= PI_MEMORY_MB,
+        `a ${PI_OBSERVABILITY_BUDGET_MB} MB budget leaves a ${PI_MEMORY_MB} MB Pi less than ${PI_SYSTEM_RESERVE_MB} MB`,
+      );
+      assert.ok(PI_MEMORY_BUDGET_MB < PI_OBSERVABILITY_BUDGET_MB);
       // The budget is met by counting, not by limits cut below what a bundle really uses.
       for (const fn of functions) {
         const service = compose.services[fn.name] as Json;
@@ -262,9 +276,14 @@ describe('deploy files', () => {
       const published = Object.entries(compose.services as Record<string, Json>).filter(
         ([, service]) => service.ports,
       );
+      // Grafana's port too, but only with the observability profile.
       assert.deepEqual(
-        published.map(([name]) => name),
+        published.filter(([, service]) => !service.profiles).map(([name]) => name),
         ['gateway'],
+      );
+      assert.deepEqual(
+        published.filter(([, service]) => service.profiles).map(([name]) => name),
+        ['grafana'],
       );
       const listen = Number(/listen (\d+);/.exec(nginx)?.[1]);
       assert.equal(interpolate(compose.services.gateway.ports[0]), `${envExample.PUBLIC_PORT}:${listen}`);

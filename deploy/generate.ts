@@ -1,14 +1,16 @@
 /**
- * npm run deploy:gen: writes docker-compose.yml, the gateway's nginx.conf, .env.example and the
- * Kubernetes base from the function registry and lib/. The files are committed; deploy.unit.test.ts
+ * npm run deploy:gen: writes docker-compose.yml, the gateway's nginx.conf, .env.example, the
+ * Prometheus and Grafana files of compose's observability profile, and the Kubernetes base and
+ * components from the function registry and lib/. The files are committed; deploy.unit.test.ts
  * fails when they differ from what this writes. Kubernetes files of removed functions are deleted.
  */
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeFile, envExample, NGINX_CONF, nginxConf } from './compose.ts';
+import { composeFile, composeValues, envExample, NGINX_CONF, nginxConf } from './compose.ts';
 import { describeFunctions } from './functions.ts';
-import { BASE_DIR, k8sFiles } from './k8s.ts';
+import { BASE_DIR, k8sFiles, LAG_PER_REPLICA } from './k8s.ts';
+import { observabilityFiles } from './observability.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -19,6 +21,7 @@ export async function generatedFiles(): Promise<Record<string, string>> {
     'docker-compose.yml': composeFile(functions),
     [NGINX_CONF]: nginxConf(functions),
     '.env.example': envExample(),
+    ...observabilityFiles(functions, composeValues(), LAG_PER_REPLICA),
     ...k8sFiles(functions),
   };
 }

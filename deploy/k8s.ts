@@ -1,12 +1,23 @@
 /**
- * The cluster deployment, deploy/k8s/base/: a Kustomize base with a Deployment per function, a
- * Service, HorizontalPodAutoscaler and Ingress paths for the HTTP ones, a KEDA ScaledObject on
- * consumer lag for the Kafka ones, one replica for the scheduled ones, the config, and the set-up
- * Job (migrations, then topics).
+ * The cluster deployment, deploy/k8s/base/: a Kustomize base with a Deployment per function (its
+ * pods annotated for Prometheus), a Service, HorizontalPodAutoscaler and Ingress paths for the
+ * HTTP ones, a KEDA ScaledObject on consumer lag for the Kafka ones, one replica for the scheduled
+ * ones, the config, and the set-up Job (migrations, then topics). Two components an overlay may
+ * add: monitoring (for the Prometheus Operator) and keda-prometheus (scaling on the lag metric).
  */
 import { type BundleEntry, bundleOf } from './build.ts';
-import { yamlFile } from './files.ts';
+import { newDocument, yamlFile } from './files.ts';
 import { type DeployedFunction, isHttp, pathPattern } from './functions.ts';
+import {
+  alertRules,
+  dashboardFile,
+  GRAFANA_DASHBOARD,
+  lagOf,
+  METRICS_PATH,
+  PROMETHEUS_PORT,
+  SCRAPE_INTERVAL,
+  SCRAPE_JOB,
+} from './observability.ts';
 import {
   CONTAINER_PORT,
   deploymentValues,
@@ -17,6 +28,14 @@ import {
 } from './settings.ts';
 
 export const BASE_DIR = 'deploy/k8s/base';
+/** Kustomize components an overlay may add to the base (`components:` in its kustomization). */
+export const MONITORING_DIR = 'deploy/k8s/components/monitoring';
+export const KEDA_PROMETHEUS_DIR = 'deploy/k8s/components/keda-prometheus';
+/**
+ * Where KEDA asks Prometheus: the Prometheus Operator's service in `monitoring` (kube-prometheus-stack's
+ * is named after the Helm release instead); an overlay patches it to its own.
+ */
+export const KEDA_PROMETHEUS_URL = `http://prometheus-operated.monitoring.svc:${PROMETHEUS_PORT}`;
 export const CONFIG_MAP = 'seatrush-config';
 export const SECRET = 'seatrush-secrets';
 /** The image name manifests use; an overlay points it at a registry (`kustomize edit set image`). */
@@ -38,6 +57,17 @@ const NODE_OPTIONS = '--max-semi-space-size=16 --max-old-space-size=64';
 
 /** The pod's share of the ConfigMap and Secret, so every variable of ConfigSchema reaches it. */
 const ENV_FROM = [{ configMapRef: { name: CONFIG_MAP } }, { secretRef: { name: SECRET } }];
+
+/**
+ * Prometheus's annotation convention, read by the common `kubernetes-pods` scrape config (the
+ * Prometheus Helm chart's among them); the Prometheus Operator ignores them and uses the
+ * monitoring component's PodMonitor instead.
+ */
+const SCRAPE_ANNOTATIONS = {
+  'prometheus.io/scrape': 'true',
+  'prometheus.io/port': String(CONTAINER_PORT),
+  'prometheus.io/path': METRICS_PATH,
+};
 
 const labelsOf = (name: string, component: string) => ({
   'app.kubernetes.io/name': name,
@@ -70,7 +100,7 @@ function deployment(fn: DeployedFunction) {
       ...(fn.trigger === 'schedule' && { replicas: 1 }),
       selector: { matchLabels: { 'app.kubernetes.io/name': fn.name } },
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations: SCRAPE_ANNOTATIONS },
         spec: {
           // preStop's pause + the runner finishing requests in flight and its Kafka batch.
           terminationGracePeriodSeconds: 40,
@@ -338,9 +368,120 @@ export function kustomization(functions: DeployedFunction[]): string {
   ]);
 }
 
-/** Every file of the base, by path from the repository root. */
+const KUSTOMIZE_COMPONENT = { apiVersion: 'kustomize.config.k8s.io/v1alpha1', kind: 'Component' };
+
+/**
+ * For a cluster run by the Prometheus Operator (kube-prometheus-stack): a PodMonitor scraping every
+ * function, the alert rules of compose's Prometheus as a PrometheusRule, and the dashboard as a
+ * ConfigMap that Grafana's dashboard sidecar loads (label grafana_dashboard).
+ */
+export function monitoringComponent(functions: DeployedFunction[]): Record<string, string> {
+  const dashboardName = GRAFANA_DASHBOARD.slice(GRAFANA_DASHBOARD.lastIndexOf('/') + 1);
+  const labels = labelsOf('seatrush', 'monitoring');
+  return {
+    [`${MONITORING_DIR}/kustomization.yaml`]: yamlFile([
+      {
+        ...KUSTOMIZE_COMPONENT,
+        resources: ['pod-monitor.yaml', 'prometheus-rule.yaml', 'grafana-dashboard.yaml'],
+      },
+    ]),
+    [`${MONITORING_DIR}/pod-monitor.yaml`]: yamlFile(
+      [
+        {
+          apiVersion: 'monitoring.coreos.com/v1',
+          kind: 'PodMonitor',
+          metadata: { name: 'seatrush-functions', labels },
+          spec: {
+            selector: { matchLabels: { 'app.kubernetes.io/component': 'function' } },
+            podMetricsEndpoints: [
+              {
+                port: 'http',
+                path: METRICS_PATH,
+                interval: SCRAPE_INTERVAL,
+                // The job compose's Prometheus uses, so the alert rules read the same in both.
+                relabelings: [{ targetLabel: 'job', replacement: SCRAPE_JOB }],
+              },
+            ],
+          },
+        },
+      ],
+      [
+        "Every function's /metrics. Your Prometheus selects PodMonitors by label: add it in the overlay",
+        '(kube-prometheus-stack: `release: <its release>`, unless podMonitorSelectorNilUsesHelmValues is false).',
+      ].join('\n'),
+    ),
+    [`${MONITORING_DIR}/prometheus-rule.yaml`]: yamlFile(
+      [
+        {
+          apiVersion: 'monitoring.coreos.com/v1',
+          kind: 'PrometheusRule',
+          metadata: { name: 'seatrush', labels },
+          spec: { groups: alertRules(functions, clusterValues(), LAG_PER_REPLICA) },
+        },
+      ],
+      "The alert rules of deploy/prometheus/alerts.yml, with the base's settings (HOLD_TTL_MS).",
+    ),
+    [`${MONITORING_DIR}/grafana-dashboard.yaml`]: yamlFile(
+      [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'seatrush-grafana-dashboard', labels: { ...labels, grafana_dashboard: '1' } },
+          data: { [dashboardName]: dashboardFile(functions, clusterValues()) },
+        },
+      ],
+      `The dashboard of ${GRAFANA_DASHBOARD}; it asks for a Prometheus data source when opened.`,
+    ),
+  };
+}
+
+/**
+ * Scales the Kafka functions on the lag they report to Prometheus instead of KEDA asking Kafka.
+ * The base's Kafka trigger stays the default: it reads the lag from the broker, so it sees a
+ * backlog even when no consumer runs to report one (the gauge is as of a consumer's last batch),
+ * and needs no Prometheus. This suits a cluster where KEDA cannot reach Kafka, or where the
+ * scaler should read the numbers the dashboard shows.
+ */
+export function kedaPrometheusComponent(functions: DeployedFunction[]): Record<string, string> {
+  const patches = functions
+    .filter((fn) => fn.topic)
+    .map((fn) => ({
+      target: { group: 'keda.sh', version: 'v1alpha1', kind: 'ScaledObject', name: fn.name },
+      // A JSON patch: a custom resource's list is replaced whole, whatever the merge strategy.
+      patch: newDocument([
+        {
+          op: 'replace',
+          path: '/spec/triggers',
+          value: [
+            {
+              type: 'prometheus',
+              metadata: {
+                serverAddress: KEDA_PROMETHEUS_URL,
+                query: lagOf(fn.name),
+                threshold: String(LAG_PER_REPLICA),
+              },
+            },
+          ],
+        },
+      ]).toString({ lineWidth: 0 }),
+    }));
+  return {
+    [`${KEDA_PROMETHEUS_DIR}/kustomization.yaml`]: yamlFile(
+      [{ ...KUSTOMIZE_COMPONENT, patches }],
+      [
+        "The Kafka functions' ScaledObjects on seatrush_kafka_consumer_lag from Prometheus instead of",
+        `KEDA's Kafka scaler; the same ${LAG_PER_REPLICA} messages per replica. Prometheus at ${KEDA_PROMETHEUS_URL}:`,
+        'patch serverAddress in the overlay if yours is elsewhere.',
+      ].join('\n'),
+    ),
+  };
+}
+
+/** Every file of the base and its components, by path from the repository root. */
 export function k8sFiles(functions: DeployedFunction[]): Record<string, string> {
   return {
+    ...monitoringComponent(functions),
+    ...kedaPrometheusComponent(functions),
     [`${BASE_DIR}/kustomization.yaml`]: kustomization(functions),
     [`${BASE_DIR}/config.yaml`]: configManifests(),
     [`${BASE_DIR}/setup-job.yaml`]: setupJob(),

@@ -90,8 +90,8 @@ export function newApp(options: {
     logger.info({ method, path: c.req.path, status, ms: +ms.toFixed(2) }, 'request');
     const counted = c.get('services').config.METRICS_ENABLED;
     if (!counted && !tracing.on) return '';
-    // The route's pattern, not its path: one series per route, whatever the ids.
-    const matched = routePath(c, -1);
+    // The pattern of the route that answered (not its path: one series per route, whatever the ids).
+    const matched = routePath(c);
     const route = matched === '*' || matched === '/*' ? 'unmatched' : matched;
     if (counted) {
       metrics.httpRequests.inc({ function: name, route, method, status });

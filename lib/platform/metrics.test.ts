@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import events from '../../functions/events/index.ts';
 import { createTestEvent, createTestUsers, testServices } from '../../test/support.ts';
 import { book, startSystem } from '../../test/system.ts';
 import { closeServices } from '../services.ts';
+import { createFunctionApp } from './app.ts';
 import type { RunningFunctions } from './runner.ts';
 
 /** Every sample of the exposition whose name and labels match, summed. */
@@ -94,5 +96,9 @@ describe('metrics', () => {
     const ofMetrics = (await fetch(`${system.url}/events/999999`)).status;
     assert.equal(ofMetrics, 404);
     assert.match(await scrape(), /route="\/events\/:eventId"/);
+    // A function alone (as in its container) counts its own scrapes under their route.
+    const alone = createFunctionApp(events, services);
+    assert.equal((await alone.request('/metrics')).status, 200);
+    assert.match(await (await alone.request('/metrics')).text(), /function="events",route="\/metrics"/);
   });
 });

@@ -91,6 +91,12 @@ export const metrics = {
     labelNames: ['function', 'topic', 'partition'] as const,
     registers: [registry],
   }),
+  kafkaDelay: new Gauge({
+    name: 'seatrush_kafka_consumer_delay_seconds',
+    help: "How long the first message of the consumer's last batch waited in Kafka: for booking-processor, how long a held seat waits for its decision (against HOLD_TTL_MS)",
+    labelNames: ['function', 'topic', 'partition'] as const,
+    registers: [registry],
+  }),
   kafkaBatchMessages: new Histogram({
     name: 'seatrush_kafka_batch_messages',
     help: 'Messages per batch a Kafka function processed',

@@ -237,6 +237,18 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
     return true;
   };
 
+  // A partition handed to another member is no longer measured here: its series go.
+  const measured = new Set<number>();
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const assigned = new Set(payload.memberAssignment[topic] ?? []);
+    for (const partition of measured) {
+      if (assigned.has(partition)) continue;
+      metrics.kafkaLag.remove({ ...labels, partition });
+      metrics.kafkaDelay.remove({ ...labels, partition });
+      measured.delete(partition);
+    }
+  });
+
   const fetchIntervalMs = options.fetchIntervalMs ?? 0;
   let fetchedAt = 0;
   consumer.on(consumer.events.FETCH, () => {
@@ -266,7 +278,11 @@ export async function startKafkaTrigger(options: KafkaTriggerOptions): Promise<R
       const ms = performance.now() - started;
       metrics.kafkaBatchMessages.observe(labels, batch.messages.length);
       metrics.kafkaBatchDuration.observe(labels, ms / 1000);
-      metrics.kafkaLag.set({ ...labels, partition: batch.partition }, Number(batch.offsetLag()));
+      const partitionLabels = { ...labels, partition: batch.partition };
+      metrics.kafkaLag.set(partitionLabels, Number(batch.offsetLag()));
+      const firstTimestamp = Number(batch.messages[0]?.timestamp);
+      metrics.kafkaDelay.set(partitionLabels, Math.max(0, Date.now() - firstTimestamp) / 1000);
+      measured.add(batch.partition);
       logger.info(
         {
           topic,
