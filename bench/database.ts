@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { gridSeatNumbers } from '../lib/booking/seats/numbers.ts';
 import type { Answer } from '../test/invariants.ts';
+import type { ConfirmedRequest, RecordedTicket } from './queue-report.ts';
 
 /**
  * Event ids of the bench start here. Redis pub/sub channels are shared by every database index,
@@ -11,7 +12,8 @@ const FIRST_EVENT_ID = 1_000_000_001;
 
 /** Empties the tables a run writes (users are kept: they are the same every run). */
 export async function resetDatabase(pool: pg.Pool): Promise<void> {
-  await pool.query('truncate bookings, booking_requests, seats, events');
+  // Cascade: the waiting rooms' lines and tickets go with their events.
+  await pool.query('truncate bookings, booking_requests, seats, events cascade');
   await pool.query(`select setval('events_id_seq', $1, false)`, [FIRST_EVENT_ID]);
 }
 
@@ -227,4 +229,38 @@ export async function bookingsOf(pool: pg.Pool, eventId: number) {
     [eventId],
   );
   return rows;
+}
+
+/** The event's tickets as the waiting room recorded them (queue_tickets), times in epoch ms. */
+export async function recordedTickets(pool: pg.Pool, eventId: number): Promise<RecordedTicket[]> {
+  const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
+  const { rows } = await pool.query<{
+    user_id: number;
+    position: number | null;
+    admitted_at: number | null;
+    ended_at: number | null;
+    session_expires_at: number | null;
+  }>(
+    `select user_id, position, ${epochMs('admitted_at')} as admitted_at, ${epochMs('ended_at')} as ended_at,
+            ${epochMs('session_expires_at')} as session_expires_at
+     from queue_tickets where event_id = $1`,
+    [eventId],
+  );
+  return rows.map((row) => ({
+    userId: row.user_id,
+    position: row.position,
+    admittedAt: row.admitted_at,
+    endedAt: row.ended_at,
+    sessionExpiresAt: row.session_expires_at,
+  }));
+}
+
+/** The event's confirmed booking requests: when each was decided, and how many seats it booked. */
+export async function confirmedRequests(pool: pg.Pool, eventId: number): Promise<ConfirmedRequest[]> {
+  const { rows } = await pool.query<{ decided_at: number; seats: number }>(
+    `select (extract(epoch from decided_at) * 1000)::float8 as decided_at, cardinality(seat_ids) as seats
+     from booking_requests where event_id = $1 and kind = 'BOOK' and status = 'CONFIRMED'`,
+    [eventId],
+  );
+  return rows.map((row) => ({ decidedAt: row.decided_at, seats: row.seats }));
 }

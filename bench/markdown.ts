@@ -1,6 +1,7 @@
 /** The report as markdown, for bench/results/<run>.md and the table of bench/README.md (no I/O). */
 import type { Scenario } from './options.ts';
 import { OTHERS } from './procstat.ts';
+import { queueMarkdown } from './queue-report.ts';
 import type { BenchReport, ReadReport, RunReport } from './report.ts';
 import { stormLossPercent } from './verdicts.ts';
 
@@ -162,8 +163,18 @@ export function renderMarkdown(report: BenchReport): string {
     `**Run ${report.runId}** on ${report.machine.cpu} (${report.machine.cores} cores, ${report.machine.memory}), ` +
       `Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, Kafka ${report.machine.kafka}; ` +
       `code ${report.machine.commit}${o.quick ? ' (--quick)' : ''}; ` +
-      `${o.rounds === 1 ? 'one round' : `median of ${o.rounds} rounds`}, ${o.connections} booking connections.`,
+      (report.queue
+        ? 'the waiting room alone (--queue).'
+        : `${o.rounds === 1 ? 'one round' : `median of ${o.rounds} rounds`}, ${o.connections} booking connections.`),
   ];
+  if (report.queue) {
+    lines.push(
+      '',
+      ...queueMarkdown(report.queue),
+      '',
+      ...processTable([{ name: 'waiting room', processes: report.queue.processes }]),
+    );
+  }
 
   const flash = scenarioRuns('flash');
   if (flash.length > 0) {
@@ -275,7 +286,8 @@ export function renderMarkdown(report: BenchReport): string {
     );
   }
 
-  lines.push('', '| target (issue 18) | value | target | met |', '|---|---:|---|---|');
+  if (report.targets.length > 0)
+    lines.push('', '| target (issue 18) | value | target | met |', '|---|---:|---|---|');
   for (const target of report.targets) {
     lines.push(
       `| ${target.name} | ${fmt(target.value, Math.abs(target.value ?? 0) < 100 ? 2 : 0)} | ${target.target} | ${target.met === null ? 'not measured' : target.met ? 'yes' : '**no**'} |`,

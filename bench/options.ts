@@ -11,8 +11,48 @@ export type Scenario = (typeof SCENARIOS)[number];
 /** The open loop's offered rates, as multiples of the obvious design's maximum requests/s. */
 export const OPEN_LOOP_FACTORS = [0.5, 1, 2] as const;
 
+/**
+ * The waiting-room scenario (`--queue`, issue 19): an on-sale behind the event's queue, its
+ * settings, and how the buyers behave (bench/README.md, "Waiting room").
+ */
+export interface QueueOptions {
+  /** Buyers who join the line, each its own user. */
+  buyers: number;
+  /** Seats of the event, `seatsPerRow` to a row. */
+  seats: number;
+  /** The event's queue settings (POST /events). */
+  admitPerMinute: number;
+  maxActive: number;
+  sessionMinutes: number;
+  prequeueMinutes: number;
+  /** On-sale this many seconds after the event is created; the pre-queue joins before it. */
+  onSaleS: number;
+  /** Share of the buyers (%) who join during the pre-queue; the rest join once on sale. */
+  prequeuePercent: number;
+  /** Buyers who watch their place on the stream from the moment they join (spread over the join order, the last included). */
+  listeners: number;
+  /** A polling buyer opens its stream once its position is at most this. */
+  streamWithin: number;
+  /** The longest a polling buyer waits between two polls, s (shorter the nearer the front it is). */
+  pollMaxS: number;
+  /** An admitted buyer picks seats for this long (uniform in [min, max], s) before booking. */
+  thinkS: [number, number];
+  /** Seats per buyer: 1 to this, adjacent in one row. */
+  maxSeatsPerBuyer: number;
+  /** Connections the joins go over (closed loop), and the polls, and the bookings. */
+  joinConnections: number;
+  pollConnections: number;
+  bookConnections: number;
+  /** Processes of the `queue` function; buyer i talks to instance i mod n. */
+  instances: number;
+  /** How long after the last join the buyers may take to learn their outcome, s. */
+  timeoutS: number;
+}
+
 export interface BenchOptions {
   quick: boolean;
+  /** `--queue`: only the waiting-room scenario runs. */
+  queue: QueueOptions | undefined;
   scenarios: Scenario[];
   /** Seats of the event (S). */
   seats: number;
@@ -88,6 +128,12 @@ export const SYSTEM_ENV_DEFAULTS: Record<string, string> = {
   RATE_LIMIT_READS_PER_ADDRESS: '0',
 };
 
+/**
+ * What the functions also run with under --queue: the buyers' streams all come from the one
+ * load generator's address, standing for 50,000 buyers (the per-process cap stays).
+ */
+export const QUEUE_ENV_DEFAULTS: Record<string, string> = { SSE_MAX_PER_ADDRESS: '0' };
+
 const USAGE = `npm run bench -- [flags]
   --quick                 a small run for checking a change (a few minutes)
   --scenario LIST         flash,hot-seat,open-loop,read-storm   (all; open-loop only with baseline)
@@ -125,7 +171,26 @@ const USAGE = `npm run bench -- [flags]
   --sample-ms T           /proc sampling interval                (250)
   --cpu-prof DIR          V8 CPU profile of every function process into DIR
   --out DIR               results directory                     (bench/results)
-  --readme / --no-readme  update bench/README.md's table (default: only for full-size runs)`;
+  --readme / --no-readme  update bench/README.md's table (default: only for full-size runs)
+
+  --queue                 only the waiting room (issue 19): buyers join an on-sale's line, learn
+                          their outcome on the stream or by polling, and book once admitted
+  --queue-buyers N        buyers joining the line, one user each  (50000; quick 2000)
+  --queue-seats S         seats of the event                      (2000; quick 200)
+  --queue-admit-per-minute A   the queue's admit_per_minute        (6000; quick 1200)
+  --queue-max-active M    the queue's max_active                  (600; quick 60)
+  --queue-session-minutes T    the queue's session_minutes         (2)
+  --queue-prequeue-minutes T   the queue's prequeue_minutes        (5)
+  --queue-on-sale-s T     on-sale T s after the event is created  (40; quick 8)
+  --queue-prequeue-percent P   buyers joining before on-sale, %    (50)
+  --queue-listeners L     buyers on the stream from their join    (2000; quick 500)
+  --queue-stream-within K a polling buyer streams from position K (max_active + 10 s of admissions)
+  --queue-poll-max-s T    longest pause between a buyer's polls   (60)
+  --queue-think-s MIN-MAX an admitted buyer's pause before booking (2-12; quick 1-4)
+  --queue-max-seats K     seats per buyer, 1..K                   (2)
+  --queue-join-connections C / --queue-poll-connections C / --queue-book-connections C (64 / 32 / 64)
+  --queue-instances N     processes of the queue function         (1)
+  --queue-timeout-s T     after the last join, how long outcomes may take (300)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -171,6 +236,25 @@ export function parseOptions(argv: string[]): BenchOptions {
       out: { type: 'string' },
       readme: { type: 'boolean' },
       'no-readme': { type: 'boolean' },
+      queue: { type: 'boolean' },
+      'queue-buyers': { type: 'string' },
+      'queue-seats': { type: 'string' },
+      'queue-admit-per-minute': { type: 'string' },
+      'queue-max-active': { type: 'string' },
+      'queue-session-minutes': { type: 'string' },
+      'queue-prequeue-minutes': { type: 'string' },
+      'queue-on-sale-s': { type: 'string' },
+      'queue-prequeue-percent': { type: 'string' },
+      'queue-listeners': { type: 'string' },
+      'queue-stream-within': { type: 'string' },
+      'queue-poll-max-s': { type: 'string' },
+      'queue-think-s': { type: 'string' },
+      'queue-max-seats': { type: 'string' },
+      'queue-join-connections': { type: 'string' },
+      'queue-poll-connections': { type: 'string' },
+      'queue-book-connections': { type: 'string' },
+      'queue-instances': { type: 'string' },
+      'queue-timeout-s': { type: 'string' },
     },
   });
   if (values.help) {
@@ -213,14 +297,69 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(value) || value < 1) throw new Error('--read-events must list seat counts ≥ 1');
     return value;
   });
-  const systemEnv: Record<string, string> = { ...SYSTEM_ENV_DEFAULTS };
+  const systemEnv: Record<string, string> = {
+    ...SYSTEM_ENV_DEFAULTS,
+    ...(values.queue ? QUEUE_ENV_DEFAULTS : {}),
+  };
   for (const pair of values.env ?? []) {
     const at = pair.indexOf('=');
     if (at < 1) throw new Error(`--env ${pair}: expected KEY=VALUE`);
     systemEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
+  let queue: QueueOptions | undefined;
+  if (values.queue) {
+    if (values.readme)
+      throw new Error("--queue reports its own section: bench/README.md's table stays the full run's");
+    const admitPerMinute = int(
+      'queue-admit-per-minute',
+      values['queue-admit-per-minute'],
+      quick ? 1_200 : 6_000,
+    );
+    const maxActive = int('queue-max-active', values['queue-max-active'], quick ? 60 : 600);
+    const think = (values['queue-think-s'] ?? (quick ? '1-4' : '2-12')).split('-').map(Number);
+    const [thinkMin, thinkMax] = think;
+    if (
+      think.length !== 2 ||
+      thinkMin === undefined ||
+      thinkMax === undefined ||
+      !(thinkMin >= 0) ||
+      !(thinkMax >= thinkMin)
+    )
+      throw new Error('--queue-think-s must be MIN-MAX seconds, MIN ≤ MAX');
+    const maxSeatsPerBuyer = int('queue-max-seats', values['queue-max-seats'], 2);
+    if (maxSeatsPerBuyer > seatsPerRow) throw new Error('--queue-max-seats must fit in a row');
+    const prequeuePercent = int('queue-prequeue-percent', values['queue-prequeue-percent'], 50, 0);
+    if (prequeuePercent > 100) throw new Error('--queue-prequeue-percent must be at most 100');
+    queue = {
+      buyers: int('queue-buyers', values['queue-buyers'], quick ? 2_000 : 50_000),
+      seats: int('queue-seats', values['queue-seats'], quick ? 200 : 2_000),
+      admitPerMinute,
+      maxActive,
+      sessionMinutes: int('queue-session-minutes', values['queue-session-minutes'], 2),
+      prequeueMinutes: int('queue-prequeue-minutes', values['queue-prequeue-minutes'], 5),
+      onSaleS: int('queue-on-sale-s', values['queue-on-sale-s'], quick ? 8 : 40),
+      prequeuePercent,
+      listeners: int('queue-listeners', values['queue-listeners'], quick ? 500 : 2_000, 0),
+      // Anyone who could be admitted before their next poll is already on the stream.
+      streamWithin: int(
+        'queue-stream-within',
+        values['queue-stream-within'],
+        maxActive + Math.ceil((admitPerMinute / 60) * 10),
+        0,
+      ),
+      pollMaxS: int('queue-poll-max-s', values['queue-poll-max-s'], 60),
+      thinkS: [thinkMin, thinkMax],
+      maxSeatsPerBuyer,
+      joinConnections: int('queue-join-connections', values['queue-join-connections'], 64),
+      pollConnections: int('queue-poll-connections', values['queue-poll-connections'], 32),
+      bookConnections: int('queue-book-connections', values['queue-book-connections'], 64),
+      instances: int('queue-instances', values['queue-instances'], 1),
+      timeoutS: int('queue-timeout-s', values['queue-timeout-s'], 300),
+    };
+  }
   return {
     quick,
+    queue,
     // In the order a round runs them, whatever order the flag named them in.
     scenarios: SCENARIOS.filter((scenario) => scenarios.includes(scenario)),
     seats,
@@ -257,6 +396,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     sampleMs: int('sample-ms', values['sample-ms'], 250, 10),
     cpuProf: values['cpu-prof'],
     outDir: values.out ?? new URL('./results', import.meta.url).pathname,
-    readme: values['no-readme'] ? false : (values.readme ?? !quick),
+    readme: values['no-readme'] ? false : (values.readme ?? (!quick && !queue)),
   };
 }

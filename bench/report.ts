@@ -3,6 +3,7 @@ import type { LoadResult } from './load.ts';
 import type { Scenario } from './options.ts';
 import type { FunctionFootprint } from './phases/footprint.ts';
 import { type GroupUsage, OTHERS } from './procstat.ts';
+import type { QueueRun } from './queue-report.ts';
 import type { ReadTargetResult } from './read-storm.ts';
 import type { ScaleOut } from './scale-out.ts';
 import type { MeasuredElsewhere } from './targets.ts';
@@ -155,6 +156,8 @@ export interface BenchReport {
   ratios: Record<string, number | null>;
   targets: Verdict[];
   notes: string[];
+  /** The waiting room (--queue), which runs alone. */
+  queue?: QueueRun;
 }
 
 /** A run's answers in numbers: rate, latency (transport errors left out), answers by status. */

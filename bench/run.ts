@@ -4,8 +4,8 @@
  * function its own process) and against the obvious design (one synchronous transaction per
  * request), each sale on a fresh copy of its seats; then the floors (a Hono no-op endpoint;
  * Postgres committing one booking per transaction). Checks the invariants after every sale and
- * exits non-zero, naming the first offenders, if one is broken. `npm run bench -- --help` lists
- * the flags.
+ * exits non-zero, naming the first offenders, if one is broken. `--queue` runs the waiting room's
+ * on-sale alone instead (bench/phases/queue.ts). `npm run bench -- --help` lists the flags.
  *
  * The phases are in bench/phases/; the numbers, the verdicts on bench/targets.ts and the
  * markdown in bench/report.ts, bench/verdicts.ts and bench/markdown.ts.
@@ -16,8 +16,9 @@ import { benchBaseline } from './phases/baseline.ts';
 import { benchNoop, benchPostgresFloor } from './phases/floors.ts';
 import { benchFootprint, withPeakRss } from './phases/footprint.ts';
 import { publishResults } from './phases/publish.ts';
+import { benchQueue } from './phases/queue.ts';
 import { benchRefusals } from './phases/refusals.ts';
-import { setUpStack, tearDownStack } from './phases/stack.ts';
+import { type Context, type Machine, setUpStack, tearDownStack } from './phases/stack.ts';
 import { benchSystem } from './phases/system.ts';
 import { warmUpBroker } from './phases/warm-up.ts';
 import { say } from './progress.ts';
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
       "--scenario open-loop offers multiples of the obvious design's rate: --only needs baseline",
     );
   const { context, machine } = await setUpStack(options);
+  if (options.queue) {
+    await runQueue(context, machine, startedAt);
+    return;
+  }
   const report: BenchReport = {
     runId: context.runId,
     machine,
@@ -112,6 +117,44 @@ async function main(): Promise<void> {
   if (violations.length > 0) {
     console.error('\nINVARIANTS BROKEN:');
     for (const violation of violations) console.error(`  ${violation}`);
+    process.exit(1);
+  }
+}
+
+/** `--queue`: the waiting room alone, its own section in the results (bench/README.md's table is left as it is). */
+async function runQueue(context: Context, machine: Machine, startedAt: number): Promise<void> {
+  const { options } = context;
+  const report: BenchReport = {
+    runId: context.runId,
+    machine,
+    options: { ...options },
+    runs: [],
+    reads: [],
+    floors: {},
+    ratios: {},
+    targets: [],
+    notes: [],
+    measures: {},
+  };
+  try {
+    const brokerNote = await warmUpBroker(context);
+    if (brokerNote) report.notes.push(brokerNote);
+    report.queue = await benchQueue(context);
+    report.notes.push(
+      `Every process shares the machine's ${machine.cores} cores (load average ${machine.loadAverageAtStart} at start).`,
+      `The functions run with ${Object.entries(options.systemEnv)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ')}.`,
+      `The run took ${((Date.now() - startedAt) / 60_000).toFixed(1)} minutes (with a smaller warm-up on-sale before the measured one${options.warmup === 0 ? ': none, --warmup 0' : ''}).`,
+    );
+  } finally {
+    await tearDownStack(context);
+  }
+  publishResults(report, options);
+  const violations = report.queue.invariants?.violations ?? [];
+  if (violations.length > 0) {
+    console.error('\nINVARIANTS BROKEN:');
+    for (const violation of violations) console.error(`  waiting room: ${violation}`);
     process.exit(1);
   }
 }

@@ -13,40 +13,68 @@ const SYSTEM_FUNCTIONS = [
   'seat-projector',
   'event-seats',
 ] as const;
-export type SystemFunction = (typeof SYSTEM_FUNCTIONS)[number];
+
+/** The waiting room's (bench --queue): the events' admin API, the line, its admission, and a booking's path. */
+export const QUEUE_FUNCTIONS = [
+  'events',
+  'queue',
+  'queue-admission',
+  'book',
+  'booking-processor',
+  'seat-projector',
+] as const;
 
 export interface RunningSystem {
-  /** Where each function listens. */
-  url(name: SystemFunction): string;
-  /** Each function's pid, by name, in start order. */
+  /** Where a function listens (its first process). */
+  url(name: string): string;
+  /** Where each of a function's processes listens. */
+  urls(name: string): string[];
+  /** Each process's pid, by name (`queue 2` for a function's second process), in start order. */
   pids: Record<string, number>;
   stop(): Promise<void>;
 }
 
-export async function startSystem(context: Context): Promise<RunningSystem> {
+/** Starts `functions` from the bundle, each its own process, `processes[name]` of them (one by default). */
+export async function startSystem(
+  context: Context,
+  functions: readonly string[] = SYSTEM_FUNCTIONS,
+  processes: Record<string, number> = {},
+): Promise<RunningSystem> {
   const { options, env } = context;
-  const started: Started[] = [];
+  const started: (Started & { function: string })[] = [];
   const stop = async () => {
     await Promise.all(started.map((process) => stopProcess(process.child)));
   };
   try {
     const bundle = await functionsBundle(join(context.logDir, 'bundle'));
-    for (const name of SYSTEM_FUNCTIONS) {
-      // One directory per function, as bench/profile.ts reads them.
-      const profileDir = options.cpuProf ? join(options.cpuProf, context.runId, name) : undefined;
-      const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      if (profileDir) mkdirSync(profileDir, { recursive: true });
-      started.push(
-        await startProcess(name, bundle, { ...env, FUNCTION: name }, { logDir: context.logDir, nodeArgs }),
-      );
+    for (const name of functions) {
+      const copies = processes[name] ?? 1;
+      for (let copy = 1; copy <= copies; copy++) {
+        const processName = copies === 1 ? name : `${name} ${copy}`;
+        // One directory per process, as bench/profile.ts reads them.
+        const profileDir = options.cpuProf
+          ? join(options.cpuProf, context.runId, processName.replace(' ', '-'))
+          : undefined;
+        const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+        if (profileDir) mkdirSync(profileDir, { recursive: true });
+        const process = await startProcess(
+          processName.replace(' ', '-'),
+          bundle,
+          { ...env, FUNCTION: name },
+          { logDir: context.logDir, nodeArgs },
+        );
+        started.push({ ...process, name: processName, function: name });
+      }
     }
   } catch (error) {
     await stop();
     throw error;
   }
   say(`system: ${started.map((p) => `${p.name} ${p.url} (pid ${p.pid})`).join(', ')}`);
+  const urls = (name: string) => started.filter((process) => process.function === name).map((p) => p.url);
   return {
-    url: (name) => started.find((process) => process.name === name)?.url as string,
+    url: (name) => urls(name)[0] as string,
+    urls,
     pids: Object.fromEntries(started.map((process) => [process.name, process.pid])),
     stop,
   };

@@ -50,6 +50,17 @@ export async function checkSystemRun(
   return verdict(name, '1–5', violations);
 }
 
+/** Invariants 1–5 for an event whose answers are gathered otherwise (the waiting room's buyers). */
+export async function checkAnswers(
+  context: Context,
+  name: string,
+  eventId: number,
+  answers: readonly Answer[],
+): Promise<NonNullable<RunReport['invariants']>> {
+  say(`${name}: checking the five invariants`);
+  return verdict(name, '1–5', (await checkInvariants(context.services, eventId, answers)).violations);
+}
+
 export async function checkBaselineRun(
   context: Context,
   name: string,
