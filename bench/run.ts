@@ -37,18 +37,7 @@ async function main(): Promise<void> {
     await runQueue(context, machine, startedAt);
     return;
   }
-  const report: BenchReport = {
-    runId: context.runId,
-    machine,
-    options: { ...options },
-    runs: [],
-    reads: [],
-    floors: {},
-    ratios: {},
-    targets: [],
-    notes: [],
-    measures: {},
-  };
+  const report = emptyReport(context, machine);
   const violations: string[] = [];
   try {
     const brokerNote = await warmUpBroker(context);
@@ -122,12 +111,12 @@ async function main(): Promise<void> {
 }
 
 /** `--queue`: the waiting room alone, its own section in the results (bench/README.md's table is left as it is). */
-async function runQueue(context: Context, machine: Machine, startedAt: number): Promise<void> {
-  const { options } = context;
-  const report: BenchReport = {
+/** A report with nothing measured yet. */
+function emptyReport(context: Context, machine: Machine): BenchReport {
+  return {
     runId: context.runId,
     machine,
-    options: { ...options },
+    options: { ...context.options },
     runs: [],
     reads: [],
     floors: {},
@@ -136,6 +125,11 @@ async function runQueue(context: Context, machine: Machine, startedAt: number): 
     notes: [],
     measures: {},
   };
+}
+
+async function runQueue(context: Context, machine: Machine, startedAt: number): Promise<void> {
+  const { options } = context;
+  const report = emptyReport(context, machine);
   try {
     const brokerNote = await warmUpBroker(context);
     if (brokerNote) report.notes.push(brokerNote);
