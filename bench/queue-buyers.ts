@@ -520,15 +520,19 @@ async function main(): Promise<void> {
     resolve(buyer, 'no_seat');
   };
 
+  /** POST /events/:id/queue as this buyer: a join, or a join again. */
+  const postJoin = (buyer: Buyer) =>
+    instance(joinPools, buyer).request({
+      path: `/events/${eventId}/queue`,
+      method: 'POST',
+      headers: { authorization: buyer.bearer },
+    });
+
   const join = async (buyer: Buyer) => {
     const { record } = buyer;
     record.joinSentAt = now();
     try {
-      const response = await instance(joinPools, buyer).request({
-        path: `/events/${eventId}/queue`,
-        method: 'POST',
-        headers: { authorization: buyer.bearer },
-      });
+      const response = await postJoin(buyer);
       const text = await response.body.text();
       record.joinLatencyMs = now() - record.joinSentAt;
       record.joinStatus = response.statusCode;
@@ -566,11 +570,7 @@ async function main(): Promise<void> {
       const buyer = joined[Math.floor(next() * joined.length)] as Buyer;
       result.rejoins.sent += 1;
       try {
-        const response = await instance(joinPools, buyer).request({
-          path: `/events/${eventId}/queue`,
-          method: 'POST',
-          headers: { authorization: buyer.bearer },
-        });
+        const response = await postJoin(buyer);
         const text = await response.body.text();
         bump(result.rejoins.statuses, response.statusCode);
         if ((JSON.parse(text) as { ticket_id?: string }).ticket_id === buyer.ticketId)
